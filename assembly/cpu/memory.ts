@@ -1,0 +1,236 @@
+// Guest memory access: segmentation (SDM vol. 3 §3.4), paging (§4.3, 32-bit paging), and the
+// physical split between RAM (in linear memory at RAM_BASE) and MMIO (trapped to the host).
+// Every guest-supplied address is checked against the RAM size before it touches linear memory.
+import { RAM_BASE, CTL_BASE, C_MMIO_READ, C_MMIO_WRITE, C_MMIO_UNTRACKED, MMIO_COUNTERS, MMIO_COUNTER_SLOTS,
+  STATE_BASE, S_CR2, S_CR3, S_CR4 } from "../layout";
+import { hostMmioRead, hostMmioWrite } from "../host";
+import { ramSize, segBase, segLimit, segAttr, cr0, cpl, CR0_PG, CR0_WP, SS } from "./state";
+import { raise, faulted, EXC_GP, EXC_SS, EXC_PF } from "./fault";
+
+// ---------------------------------------------------------------- physical
+
+/** Count one MMIO access by address in the open-addressed counter table. */
+function countMmio(addr: u32, write: bool): void {
+  store<u32>(CTL_BASE + (write ? C_MMIO_WRITE : C_MMIO_READ), load<u32>(CTL_BASE + (write ? C_MMIO_WRITE : C_MMIO_READ)) + 1);
+  let slot = (addr * 0x9e3779b1) >>> 20; // 12-bit hash
+  for (let probe: u32 = 0; probe < 8; probe++) {
+    const p = MMIO_COUNTERS + ((slot + probe) & (MMIO_COUNTER_SLOTS - 1)) * 16;
+    const used = load<u32>(p + 12);
+    if (used == 0) {
+      store<u32>(p, addr);
+      store<u32>(p + 12, 1);
+    } else if (load<u32>(p) != addr) {
+      continue;
+    }
+    const off: u32 = write ? 8 : 4;
+    store<u32>(p + off, load<u32>(p + off) + 1);
+    return;
+  }
+  store<u32>(CTL_BASE + C_MMIO_UNTRACKED, load<u32>(CTL_BASE + C_MMIO_UNTRACKED) + 1);
+}
+
+function mmioRead(addr: u32, width: u32): u32 {
+  countMmio(addr, false);
+  return hostMmioRead(addr, width);
+}
+
+function mmioWrite(addr: u32, width: u32, v: u32): void {
+  countMmio(addr, true);
+  hostMmioWrite(addr, width, v);
+}
+
+/** True when [p, p + n) lies entirely in guest RAM (no wrap-around). */
+@inline function inRam(p: u32, n: u32): bool {
+  const size = ramSize();
+  return p < size && size - p >= n;
+}
+
+export function physRead8(p: u32): u32 {
+  if (inRam(p, 1)) return load<u8>(RAM_BASE + p);
+  return mmioRead(p, 1) & 0xff;
+}
+export function physRead16(p: u32): u32 {
+  if (inRam(p, 2)) return load<u16>(RAM_BASE + p);
+  if (inRam(p, 1) || inRam(p + 1, 1)) return physRead8(p) | (physRead8(p + 1) << 8);
+  return mmioRead(p, 2) & 0xffff;
+}
+export function physRead32(p: u32): u32 {
+  if (inRam(p, 4)) return load<u32>(RAM_BASE + p);
+  if (inRam(p, 1) || inRam(p + 3, 1)) return physRead16(p) | (physRead16(p + 2) << 16);
+  return mmioRead(p, 4);
+}
+export function physWrite8(p: u32, v: u32): void {
+  if (inRam(p, 1)) store<u8>(RAM_BASE + p, <u8>v);
+  else mmioWrite(p, 1, v & 0xff);
+}
+export function physWrite16(p: u32, v: u32): void {
+  if (inRam(p, 2)) store<u16>(RAM_BASE + p, <u16>v);
+  else if (inRam(p, 1) || inRam(p + 1, 1)) {
+    physWrite8(p, v);
+    physWrite8(p + 1, v >> 8);
+  } else mmioWrite(p, 2, v & 0xffff);
+}
+export function physWrite32(p: u32, v: u32): void {
+  if (inRam(p, 4)) store<u32>(RAM_BASE + p, v);
+  else if (inRam(p, 1) || inRam(p + 3, 1)) {
+    physWrite16(p, v);
+    physWrite16(p + 2, v >> 16);
+  } else mmioWrite(p, 4, v);
+}
+
+// ---------------------------------------------------------------- linear (paging)
+
+const PTE_P: u32 = 1;
+const PTE_RW: u32 = 2;
+const PTE_US: u32 = 4;
+const PTE_A: u32 = 0x20;
+const PTE_D: u32 = 0x40;
+const PDE_PS: u32 = 0x80;
+const CR4_PSE: u32 = 0x10;
+
+/**
+ * Translate a linear address with 32-bit paging (SDM vol. 3 §4.3, §4.6 access rights, §4.8
+ * accessed/dirty flags). On a violation raises #PF with CR2 and the error code (§4.7) and returns 0.
+ */
+export function translate(lin: u32, write: bool, user: bool): u32 {
+  const cr3 = load<u32>(STATE_BASE + S_CR3);
+  const pdeAddr = (cr3 & 0xfffff000) | ((lin >>> 20) & 0xffc);
+  const pde = physRead32(pdeAddr);
+  let code: u32 = (write ? 2 : 0) | (user ? 4 : 0);
+  if ((pde & PTE_P) == 0) return pageFault(lin, code);
+  const wp = (cr0() & CR0_WP) != 0;
+  if ((pde & PDE_PS) != 0 && (load<u32>(STATE_BASE + S_CR4) & CR4_PSE) != 0) {
+    // 4 MiB page
+    if (!allowed(pde, write, user, wp)) return pageFault(lin, code | 1);
+    const upd = pde | PTE_A | (write ? PTE_D : 0);
+    if (upd != pde) physWrite32(pdeAddr, upd);
+    return (pde & 0xffc00000) | (lin & 0x3fffff);
+  }
+  const pteAddr = (pde & 0xfffff000) | ((lin >>> 10) & 0xffc);
+  const pte = physRead32(pteAddr);
+  if ((pte & PTE_P) == 0) return pageFault(lin, code);
+  // Effective rights are the most restrictive of the two levels.
+  if (!allowed(pde & pte, write, user, wp)) return pageFault(lin, code | 1);
+  if ((pde & PTE_A) == 0) physWrite32(pdeAddr, pde | PTE_A);
+  const upd = pte | PTE_A | (write ? PTE_D : 0);
+  if (upd != pte) physWrite32(pteAddr, upd);
+  return (pte & 0xfffff000) | (lin & 0xfff);
+}
+
+@inline function allowed(e: u32, write: bool, user: bool, wp: bool): bool {
+  if (user && (e & PTE_US) == 0) return false;
+  if (write && (e & PTE_RW) == 0 && (user || wp)) return false;
+  return true;
+}
+
+function pageFault(lin: u32, code: u32): u32 {
+  store<u32>(STATE_BASE + S_CR2, lin);
+  raise(EXC_PF, code);
+  return 0;
+}
+
+@inline function paging(): bool {
+  return (cr0() & CR0_PG) != 0;
+}
+
+@inline function isUser(): bool {
+  return cpl() == 3;
+}
+
+export function linRead8(lin: u32): u32 {
+  if (!paging()) return physRead8(lin);
+  const p = translate(lin, false, isUser());
+  return faulted() ? 0 : physRead8(p);
+}
+export function linRead16(lin: u32): u32 {
+  if (!paging()) return physRead16(lin);
+  if ((lin & 0xfff) > 0xffe) return linRead8(lin) | (linRead8(lin + 1) << 8);
+  const p = translate(lin, false, isUser());
+  return faulted() ? 0 : physRead16(p);
+}
+export function linRead32(lin: u32): u32 {
+  if (!paging()) return physRead32(lin);
+  if ((lin & 0xfff) > 0xffc) return linRead16(lin) | (linRead16(lin + 2) << 16);
+  const p = translate(lin, false, isUser());
+  return faulted() ? 0 : physRead32(p);
+}
+export function linWrite8(lin: u32, v: u32): void {
+  if (!paging()) return physWrite8(lin, v);
+  const p = translate(lin, true, isUser());
+  if (!faulted()) physWrite8(p, v);
+}
+export function linWrite16(lin: u32, v: u32): void {
+  if (!paging()) return physWrite16(lin, v);
+  if ((lin & 0xfff) > 0xffe) {
+    // Check both pages before writing either byte, so a fault leaves memory untouched.
+    translate(lin + 1, true, isUser());
+    if (faulted()) return;
+    linWrite8(lin, v);
+    linWrite8(lin + 1, v >> 8);
+    return;
+  }
+  const p = translate(lin, true, isUser());
+  if (!faulted()) physWrite16(p, v);
+}
+export function linWrite32(lin: u32, v: u32): void {
+  if (!paging()) return physWrite32(lin, v);
+  if ((lin & 0xfff) > 0xffc) {
+    translate(lin + 3, true, isUser());
+    if (faulted()) return;
+    translate(lin, true, isUser());
+    if (faulted()) return;
+    for (let i: u32 = 0; i < 4; i++) linWrite8(lin + i, v >> (i * 8));
+    return;
+  }
+  const p = translate(lin, true, isUser());
+  if (!faulted()) physWrite32(p, v);
+}
+
+/** Kernel-privilege reads for descriptor tables, the IDT and the TSS (SDM vol. 3 §5.5). */
+export function sysRead32(lin: u32): u32 {
+  if (!paging()) return physRead32(lin);
+  const p = translate(lin, false, false);
+  return faulted() ? 0 : physRead32(p);
+}
+
+// ---------------------------------------------------------------- segmented
+
+/**
+ * Limit check for an access of `len` bytes at `off` in segment `s` (SDM vol. 3 §5.3).
+ * Expand-down data segments accept offsets above the limit, up to 0xFFFF or 0xFFFFFFFF (B bit).
+ */
+export function segCheck(s: u32, off: u32, len: u32): bool {
+  const lim = segLimit(s);
+  const attr = segAttr(s);
+  let ok: bool;
+  if ((attr & 0x1c) == 0x14) {
+    const upper: u32 = (attr & 0x4000) != 0 ? 0xffffffff : 0xffff;
+    ok = off > lim && off <= upper && upper - off >= len - 1;
+  } else {
+    ok = off <= lim && lim - off >= len - 1;
+  }
+  if (!ok) raise(s == SS ? EXC_SS : EXC_GP, 0);
+  return ok;
+}
+
+export function read8(s: u32, off: u32): u32 {
+  if (!segCheck(s, off, 1)) return 0;
+  return linRead8(segBase(s) + off);
+}
+export function read16(s: u32, off: u32): u32 {
+  if (!segCheck(s, off, 2)) return 0;
+  return linRead16(segBase(s) + off);
+}
+export function read32(s: u32, off: u32): u32 {
+  if (!segCheck(s, off, 4)) return 0;
+  return linRead32(segBase(s) + off);
+}
+export function write8(s: u32, off: u32, v: u32): void {
+  if (segCheck(s, off, 1)) linWrite8(segBase(s) + off, v);
+}
+export function write16(s: u32, off: u32, v: u32): void {
+  if (segCheck(s, off, 2)) linWrite16(segBase(s) + off, v);
+}
+export function write32(s: u32, off: u32, v: u32): void {
+  if (segCheck(s, off, 4)) linWrite32(segBase(s) + off, v);
+}

@@ -1,0 +1,115 @@
+// The core's exports: the layout (as immutable globals), init, run and small helpers.
+// See docs/core-abi.md for the contract with the host.
+import {
+  STATE_BASE, CTL_BASE, PIO_COUNTERS, MMIO_COUNTERS, MMIO_COUNTER_SLOTS, RAM_BASE, STATE_SIZE,
+  S_EIP, S_HALTED, S_INT_SHADOW, S_INSTRET, S_CR0, S_IDTR_LIMIT, S_GDTR_LIMIT, S_LDTR, S_TR,
+  C_RAM_SIZE, C_STOP_REQUEST, C_IRQ_PENDING, C_IRQ_COUNT, C_ERR_OPCODE, C_ERR_EIP,
+  STOP_BUDGET, STOP_HLT, STOP_SHUTDOWN, STOP_HOST, STOP_INTERNAL_ERROR, STOP_HLT_DEAD,
+} from "./layout";
+import { hostAckInterrupt } from "./host";
+import { step, unimplemented, clearUnimplemented } from "./cpu/execute";
+import { startEip } from "./cpu/decode";
+import { faulted, clearFault } from "./cpu/fault";
+import { deliverPendingException, interrupt, shutdown, clearShutdown } from "./cpu/interrupts";
+import { sysFlags, setFlags, getFlags, F_IF } from "./cpu/flags";
+import { setEip, setSegCache, segBase, CS, ATTR_P, ATTR_S } from "./cpu/state";
+
+// Every layout constant (regions, state offsets, control offsets, stop reasons) is exported as
+// an immutable global, so the host reads the map from the module instead of copying it.
+export * from "./layout";
+
+/**
+ * Reset the CPU to its power-on state (SDM vol. 3 §9.1.1: real mode, CS:IP = F000:FFF0 with
+ * CS base 0xFFFF0000) and set the guest RAM size. The host must have sized the memory to hold
+ * RAM_BASE + ramSize bytes.
+ */
+export function reset(ramSize: u32): void {
+  memory.fill(STATE_BASE, 0, STATE_SIZE);
+  memory.fill(CTL_BASE, 0, 0x1000);
+  memory.fill(PIO_COUNTERS, 0, 0x10000 * 8);
+  memory.fill(MMIO_COUNTERS, 0, MMIO_COUNTER_SLOTS * 16);
+  store<u32>(CTL_BASE + C_RAM_SIZE, ramSize);
+  const data: u32 = ATTR_P | ATTR_S | 0x3;
+  for (let s: u32 = 0; s < 6; s++) setSegCache(s, 0, 0, 0xffff, data);
+  setSegCache(CS, 0xf000, 0xffff0000, 0xffff, ATTR_P | ATTR_S | 0xb);
+  setEip(0xfff0);
+  setFlags(0);
+  store<u32>(STATE_BASE + S_CR0, 0x60000010);
+  store<u32>(STATE_BASE + S_IDTR_LIMIT, 0x3ff);
+  store<u32>(STATE_BASE + S_GDTR_LIMIT, 0xffff);
+  store<u32>(STATE_BASE + S_LDTR + 8, 0xffff);
+  store<u32>(STATE_BASE + S_TR + 8, 0xffff);
+  store<u32>(STATE_BASE + S_TR + 12, 0x8b);
+  clearFault();
+  clearShutdown();
+  clearUnimplemented();
+}
+
+/**
+ * Execute up to `budget` instructions. Returns a STOP_* reason. Maskable interrupts are taken
+ * between instructions when the host's C_IRQ_PENDING word is non-zero and IF is set.
+ */
+export function run(budget: i32): i32 {
+  const stopWord = CTL_BASE + C_STOP_REQUEST;
+  while (budget > 0) {
+    if (load<u32>(stopWord) != 0) {
+      store<u32>(stopWord, 0);
+      return STOP_HOST;
+    }
+    if (load<u32>(STATE_BASE + S_INT_SHADOW) != 0) {
+      store<u32>(STATE_BASE + S_INT_SHADOW, 0);
+    } else if (load<u32>(CTL_BASE + C_IRQ_PENDING) != 0 && (sysFlags() & F_IF) != 0) {
+      takeInterrupt();
+      if (shutdown) return STOP_SHUTDOWN;
+    }
+    if (load<u32>(STATE_BASE + S_HALTED) != 0) {
+      return (sysFlags() & F_IF) != 0 ? STOP_HLT : STOP_HLT_DEAD;
+    }
+    step();
+    if (unimplemented) {
+      setEip(startEip);
+      return STOP_INTERNAL_ERROR;
+    }
+    if (faulted()) {
+      setEip(startEip);
+      deliverPendingException();
+      if (shutdown) return STOP_SHUTDOWN;
+    }
+    store<u64>(STATE_BASE + S_INSTRET, load<u64>(STATE_BASE + S_INSTRET) + 1);
+    budget--;
+  }
+  return STOP_BUDGET;
+}
+
+/** Acknowledge the controller's interrupt and deliver it; wakes a halted CPU. */
+function takeInterrupt(): void {
+  const vector = hostAckInterrupt() & 0xff;
+  store<u32>(STATE_BASE + S_HALTED, 0);
+  store<u32>(CTL_BASE + C_IRQ_COUNT, load<u32>(CTL_BASE + C_IRQ_COUNT) + 1);
+  interrupt(vector, false, false, 0, load<u32>(STATE_BASE + S_EIP));
+  if (faulted()) deliverPendingException();
+}
+
+/** Ask the core to stop after the current instruction (callable from inside a host import). */
+export function requestStop(reason: u32): void {
+  store<u32>(CTL_BASE + C_STOP_REQUEST, reason == 0 ? 1 : reason);
+}
+
+/** Linear address of CS:EIP, for diagnostics. */
+export function currentLinearEip(): u32 {
+  return segBase(CS) + load<u32>(STATE_BASE + S_EIP);
+}
+
+/** The opcode and linear EIP of the last STOP_INTERNAL_ERROR. */
+export function errorOpcode(): u32 { return load<u32>(CTL_BASE + C_ERR_OPCODE); }
+export function errorEip(): u32 { return load<u32>(CTL_BASE + C_ERR_EIP); }
+
+/** EFLAGS with the lazy arithmetic flags computed. */
+export function eflags(): u32 {
+  return getFlags();
+}
+
+/** Replace EFLAGS (loaders, debuggers, tests). */
+export function setEflags(v: u32): void {
+  setFlags(v);
+}

@@ -1,0 +1,98 @@
+// The core's linear-memory map. Everything the host may read or write lives at a fixed offset
+// documented here (and in docs/core-abi.md); the host reads these constants from the module's
+// exported globals, so this file is the single source of truth.
+//
+//   0x0000_0000  (4 KiB)   unused: a null guard
+//   0x0000_1000  (4 KiB)   CPU state block (STATE_*), registers at fixed offsets
+//   0x0000_2000  (4 KiB)   control block shared with the host (CTL_*): stop request, IRQ
+//                          pending word, trap totals
+//   0x0001_0000  (512 KiB) port-I/O counters: u32 in-count and out-count per port
+//   0x0009_0000  (64 KiB)  MMIO counters: open-addressed table keyed by physical address
+//   0x000A_0000  ...       reserved for translation/decode caches
+//   0x00F0_0000  (1 MiB)   AssemblyScript static data (asconfig memoryBase)
+//   0x0100_0000  ...       guest RAM: guest physical address p lives at RAM_BASE + p
+
+export const STATE_BASE: u32 = 0x1000;
+export const CTL_BASE: u32 = 0x2000;
+export const PIO_COUNTERS: u32 = 0x10000;
+export const MMIO_COUNTERS: u32 = 0x90000;
+export const MMIO_COUNTER_SLOTS: u32 = 4096; // 16 bytes each: addr, reads, writes, used
+export const RAM_BASE: u32 = 0x0100_0000;
+
+// ---- CPU state block (offsets from STATE_BASE) ----
+// General registers in encoding order EAX ECX EDX EBX ESP EBP ESI EDI, u32 each.
+export const S_REGS: u32 = 0;
+export const S_EIP: u32 = 32;
+/** EFLAGS as last materialised; arithmetic flags may be stale while S_LF_OP != LF_NONE. */
+export const S_EFLAGS: u32 = 36;
+// Segment registers in encoding order ES CS SS DS FS GS: selector, base, limit, attributes.
+// Attributes hold bits 8..23 of the descriptor's high dword (type, S, DPL, P, AVL, L, D/B, G),
+// shifted down by 8.
+export const S_SEG_SEL: u32 = 40;
+export const S_SEG_BASE: u32 = 64;
+export const S_SEG_LIMIT: u32 = 88;
+export const S_SEG_ATTR: u32 = 112;
+export const S_CR0: u32 = 136;
+export const S_CR2: u32 = 140;
+export const S_CR3: u32 = 144;
+export const S_CR4: u32 = 148;
+export const S_GDTR_BASE: u32 = 152;
+export const S_GDTR_LIMIT: u32 = 156;
+export const S_IDTR_BASE: u32 = 160;
+export const S_IDTR_LIMIT: u32 = 164;
+// LDTR and TR: selector, base, limit, attributes (same encoding as segments).
+export const S_LDTR: u32 = 168;
+export const S_TR: u32 = 184;
+export const S_DR: u32 = 200; // DR0..DR7
+export const S_CPL: u32 = 232;
+// Lazy arithmetic flags: the last flag-setting operation and its operands.
+export const S_LF_OP: u32 = 236;
+export const S_LF_DST: u32 = 240;
+export const S_LF_SRC: u32 = 244;
+export const S_LF_RES: u32 = 248;
+/** Retired instructions (u64). */
+export const S_INSTRET: u32 = 256;
+/** 1 while the CPU sits in HLT waiting for an interrupt. */
+export const S_HALTED: u32 = 264;
+/** 1 for one instruction after STI / MOV SS / POP SS: interrupts are held off. */
+export const S_INT_SHADOW: u32 = 268;
+/** MSRs the core keeps: SYSENTER_CS/ESP/EIP. */
+export const S_SYSENTER: u32 = 272;
+export const STATE_SIZE: u32 = 512;
+
+// ---- Control block (offsets from CTL_BASE) ----
+/** Guest RAM size in bytes (set by init). */
+export const C_RAM_SIZE: u32 = 0;
+/** Non-zero: the host asks the core to stop after the current instruction (value = reason). */
+export const C_STOP_REQUEST: u32 = 4;
+/** Non-zero while the interrupt controller has a maskable interrupt to deliver. */
+export const C_IRQ_PENDING: u32 = 8;
+/** Trap totals by kind (u32 each, wrapping). */
+export const C_PIO_IN: u32 = 16;
+export const C_PIO_OUT: u32 = 20;
+export const C_MMIO_READ: u32 = 24;
+export const C_MMIO_WRITE: u32 = 28;
+/** MMIO accesses whose address did not fit the counter table (counted, not attributed). */
+export const C_MMIO_UNTRACKED: u32 = 32;
+/** Diagnostics for an internal error stop: the opcode and the linear EIP it was at. */
+export const C_ERR_OPCODE: u32 = 40;
+export const C_ERR_EIP: u32 = 44;
+/** Last exception delivered (vector, error code) and count, for diagnostics. */
+export const C_LAST_EXC: u32 = 48;
+export const C_LAST_EXC_CODE: u32 = 52;
+export const C_EXC_COUNT: u32 = 56;
+/** Interrupts delivered from the host's controller. */
+export const C_IRQ_COUNT: u32 = 60;
+
+// ---- Stop reasons returned by run() ----
+export const STOP_BUDGET: i32 = 0;
+/** HLT with interrupts enabled: the host advances time and delivers an interrupt. */
+export const STOP_HLT: i32 = 1;
+/** Triple fault: the machine shuts down (a PC resets; the host decides). */
+export const STOP_SHUTDOWN: i32 = 2;
+/** The host asked to stop (debug-exit, power-off, reset, user). */
+export const STOP_HOST: i32 = 3;
+/** The core met something it does not implement; C_ERR_* say what. */
+export const STOP_INTERNAL_ERROR: i32 = 4;
+/** HLT with interrupts disabled: only NMI or reset can wake the CPU. */
+export const STOP_HLT_DEAD: i32 = 5;
