@@ -64,7 +64,10 @@ export class Machine {
   private stopRequested = false;
   private pendingExit: number | undefined;
 
-  private constructor(readonly core: Core, options: MachineOptions) {
+  private constructor(
+    readonly core: Core,
+    options: MachineOptions,
+  ) {
     this.uart = new Uart16550({ name: "uart0", transmit: (b) => this.serialByte(b) });
     this.post = new PostPort({ onCode: options.onPostCode });
     this.debugExit = new DebugExit({
@@ -81,8 +84,10 @@ export class Machine {
   static async create(options: MachineOptions = {}): Promise<Machine> {
     const mem = options.memory ?? 64 * 1024 * 1024;
     const ramSize = typeof mem === "string" ? parseMemorySize(mem) : mem;
-    if (ramSize < 2 * 1024 * 1024) throw new RangeError(`guest RAM must be at least 2 MiB, got ${ramSize} bytes`);
-    if (ramSize > 3 * 1024 ** 3) throw new RangeError(`guest RAM above 3 GiB is not supported, got ${ramSize} bytes`);
+    if (ramSize < 2 * 1024 * 1024)
+      throw new RangeError(`guest RAM must be at least 2 MiB, got ${ramSize} bytes`);
+    if (ramSize > 3 * 1024 ** 3)
+      throw new RangeError(`guest RAM above 3 GiB is not supported, got ${ramSize} bytes`);
     let machine: Machine | undefined;
     const core = await Core.create(
       {

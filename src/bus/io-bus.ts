@@ -7,11 +7,16 @@ export interface Mapping {
   readonly device: IoDevice;
 }
 
-/** Counts of accesses that no device claimed, per address. */
+/** Counts of accesses that no device claimed, per address (bounded: a guest may probe anywhere). */
 export interface UnclaimedCounts {
   reads: Map<number, number>;
   writes: Map<number, number>;
+  /** Accesses to addresses beyond the first UNCLAIMED_TRACKED distinct ones, counted but not attributed. */
+  untracked: number;
 }
+
+/** How many distinct unclaimed addresses are counted individually per direction. */
+export const UNCLAIMED_TRACKED = 4096;
 
 /**
  * An address-range bus shared by the port-I/O space and the MMIO space. It dispatches a trap to
@@ -22,7 +27,7 @@ export interface UnclaimedCounts {
  */
 export class IoBus {
   private readonly mappings: Mapping[] = [];
-  readonly unclaimed: UnclaimedCounts = { reads: new Map(), writes: new Map() };
+  readonly unclaimed: UnclaimedCounts = { reads: new Map(), writes: new Map(), untracked: 0 };
 
   constructor(
     /** "pio" or "mmio", used in error messages. */
@@ -79,24 +84,27 @@ export class IoBus {
   read(addr: number, width: AccessWidth): number {
     const m = this.find(addr);
     if (m === undefined) {
-      bump(this.unclaimed.reads, addr);
+      this.countUnclaimed(this.unclaimed.reads, addr);
       return allOnes(width);
     }
     return m.device.read(addr - m.base, width) >>> 0;
   }
 
+  private countUnclaimed(map: Map<number, number>, addr: number): void {
+    const n = map.get(addr);
+    if (n !== undefined) map.set(addr, n + 1);
+    else if (map.size < UNCLAIMED_TRACKED) map.set(addr, 1);
+    else this.unclaimed.untracked++;
+  }
+
   write(addr: number, width: AccessWidth, value: number): void {
     const m = this.find(addr);
     if (m === undefined) {
-      bump(this.unclaimed.writes, addr);
+      this.countUnclaimed(this.unclaimed.writes, addr);
       return;
     }
     m.device.write(addr - m.base, width, value >>> 0);
   }
-}
-
-function bump(map: Map<number, number>, key: number): void {
-  map.set(key, (map.get(key) ?? 0) + 1);
 }
 
 function hex(n: number): string {

@@ -120,15 +120,21 @@ export class Core {
         pioRead: (port: number, width: number) => host.pioRead(port, width),
         pioWrite: (port: number, width: number, value: number) => host.pioWrite(port, width, value >>> 0),
         mmioRead: (addr: number, width: number) => host.mmioRead(addr >>> 0, width),
-        mmioWrite: (addr: number, width: number, value: number) => host.mmioWrite(addr >>> 0, width, value >>> 0),
+        mmioWrite: (addr: number, width: number, value: number) =>
+          host.mmioWrite(addr >>> 0, width, value >>> 0),
         ackInterrupt: () => host.ackInterrupt(),
         abort: (msg: number, file: number, line: number, col: number) => {
-          throw new Error(`trapdoor core aborted: ${core?.readAsString(msg)} at ${core?.readAsString(file)}:${line}:${col}`);
+          throw new Error(
+            `trapdoor core aborted: ${core?.readAsString(msg)} at ${core?.readAsString(file)}:${line}:${col}`,
+          );
         },
       },
     };
     const instance = await WebAssembly.instantiate(mod, imports);
-    if (instance.exports.RAM_BASE instanceof WebAssembly.Global && instance.exports.RAM_BASE.value !== ramBase) {
+    if (
+      instance.exports.RAM_BASE instanceof WebAssembly.Global &&
+      instance.exports.RAM_BASE.value !== ramBase
+    ) {
       throw new Error("trapdoor core: RAM_BASE differs from the wrapper's expectation; rebuild both");
     }
     core = new Core(memory, instance, ramSize);

@@ -1,0 +1,199 @@
+/**
+ * The `trapdoor` command line: a thin layer over the library's Machine.
+ *
+ *   trapdoor run --kernel FILE [--append CMDLINE] [--memory 64M] [--timeout SECONDS]
+ *                [--stats FILE.json] [--success-code N] [--post-codes]
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { Machine, type RunOutcome } from "../machine.js";
+import { BootImageError } from "../boot/boot-error.js";
+import { parseMemorySize } from "../memory-size.js";
+import {
+  EXIT_OK,
+  EXIT_USAGE,
+  EXIT_TIMEOUT,
+  EXIT_TRIPLE_FAULT,
+  EXIT_HALTED,
+  EXIT_INTERNAL,
+  EXIT_INTERRUPTED,
+} from "./exit-codes.js";
+
+const USAGE = `usage: trapdoor run --kernel FILE [options]
+
+Boot a Multiboot kernel and stream its serial console (COM1) to stdout.
+
+options:
+  --kernel FILE         Multiboot v1 kernel (ELF32 or a.out kludge)          (QEMU: -kernel)
+  --append CMDLINE      kernel command line                                  (QEMU: -append)
+  -m, --memory SIZE     guest RAM, e.g. 64M, 512M, 1G (default 64M)          (QEMU: -m)
+  --timeout SECONDS     stop the guest after this much host time
+  --stats FILE.json     write the trap counters to FILE.json at the end
+  --success-code N      exit 0 when the guest's debug-exit code is N
+  --post-codes          print each POST code (port 0x80) to stderr
+  -h, --help            show this help
+
+exit status: the guest's debug-exit code ((v << 1) | 1, always odd); 0 on success
+(see --success-code); ${EXIT_USAGE} bad usage or image; ${EXIT_TIMEOUT} timeout; ${EXIT_TRIPLE_FAULT} triple fault;
+${EXIT_HALTED} guest halted for good; ${EXIT_INTERNAL} emulator limitation/error; ${EXIT_INTERRUPTED} interrupted.`;
+
+class UsageError extends Error {}
+
+interface RunArgs {
+  kernel: string;
+  append: string;
+  memory: number;
+  timeoutMs: number | undefined;
+  stats: string | undefined;
+  successCode: number | undefined;
+  postCodes: boolean;
+}
+
+function parseRunArgs(argv: string[]): RunArgs | "help" {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        kernel: { type: "string" },
+        append: { type: "string" },
+        memory: { type: "string", short: "m" },
+        timeout: { type: "string" },
+        stats: { type: "string" },
+        "success-code": { type: "string" },
+        "post-codes": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return "help";
+  if (v.kernel === undefined) throw new UsageError("--kernel FILE is required");
+  let memory: number;
+  try {
+    memory = parseMemorySize(v.memory ?? "64M");
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  let timeoutMs: number | undefined;
+  if (v.timeout !== undefined) {
+    const s = Number(v.timeout);
+    if (!Number.isFinite(s) || s <= 0)
+      throw new UsageError(`--timeout wants a positive number of seconds, got "${v.timeout}"`);
+    timeoutMs = s * 1000;
+  }
+  let successCode: number | undefined;
+  if (v["success-code"] !== undefined) {
+    successCode = Number(v["success-code"]);
+    if (!Number.isInteger(successCode) || successCode < 0) {
+      throw new UsageError(`--success-code wants a non-negative integer, got "${v["success-code"]}"`);
+    }
+  }
+  return {
+    kernel: v.kernel,
+    append: v.append ?? "",
+    memory,
+    timeoutMs,
+    stats: v.stats,
+    successCode,
+    postCodes: v["post-codes"] ?? false,
+  };
+}
+
+/** Map a run outcome to the process exit code and an optional message for stderr. */
+export function exitStatus(outcome: RunOutcome, successCode?: number): { code: number; message?: string } {
+  switch (outcome.kind) {
+    case "debug-exit":
+      return { code: outcome.exitCode === successCode ? EXIT_OK : outcome.exitCode & 0xff };
+    case "timeout":
+      return { code: EXIT_TIMEOUT, message: "timeout: the guest was still running" };
+    case "triple-fault":
+      return { code: EXIT_TRIPLE_FAULT, message: "triple fault: the guest CPU shut down" };
+    case "halted":
+      return {
+        code: EXIT_HALTED,
+        message: outcome.interruptsEnabled
+          ? "the guest halted waiting for an interrupt, and no device can raise one"
+          : "the guest halted with interrupts disabled (nothing can wake it)",
+      };
+    case "internal-error":
+      return { code: EXIT_INTERNAL, message: outcome.message };
+    case "stopped":
+      return { code: EXIT_INTERRUPTED, message: "interrupted" };
+    case "instruction-limit":
+      return { code: EXIT_TIMEOUT, message: "instruction limit reached" };
+  }
+}
+
+async function run(args: RunArgs): Promise<number> {
+  let image: Uint8Array;
+  try {
+    image = readFileSync(args.kernel);
+  } catch (e) {
+    throw new UsageError(
+      `cannot read kernel ${args.kernel}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+  let machine: Machine;
+  try {
+    machine = await Machine.create({
+      memory: args.memory,
+      onPostCode: args.postCodes
+        ? (c) => process.stderr.write(`POST 0x${c.toString(16).padStart(2, "0")}\n`)
+        : undefined,
+    });
+  } catch (e) {
+    // Machine.create refuses impossible configurations (e.g. RAM sizes) with a RangeError.
+    if (e instanceof RangeError) throw new UsageError(e.message);
+    throw e;
+  }
+  machine.onSerialOutput((bytes) => process.stdout.write(bytes));
+  try {
+    machine.loadMultiboot(image, { cmdline: args.append });
+  } catch (e) {
+    if (e instanceof BootImageError) throw new UsageError(`${args.kernel}: ${e.message}`);
+    throw e;
+  }
+  const onSigint = () => machine.stop();
+  process.on("SIGINT", onSigint);
+  const started = performance.now();
+  const outcome = await machine.run({ timeoutMs: args.timeoutMs });
+  const hostMs = performance.now() - started;
+  process.off("SIGINT", onSigint);
+  if (args.stats !== undefined) {
+    const report = { outcome, hostMilliseconds: Math.round(hostMs * 1000) / 1000, ...machine.stats() };
+    writeFileSync(args.stats, JSON.stringify(report, null, 2) + "\n");
+  }
+  const { code, message } = exitStatus(outcome, args.successCode);
+  if (message !== undefined) process.stderr.write(`trapdoor: ${message}\n`);
+  return code;
+}
+
+/** Entry point: returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === undefined || command === "-h" || command === "--help" || command === "help") {
+      process.stdout.write(USAGE + "\n");
+      return command === undefined ? EXIT_USAGE : EXIT_OK;
+    }
+    if (command !== "run") throw new UsageError(`unknown command "${command}" (try: trapdoor run --help)`);
+    const args = parseRunArgs(rest);
+    if (args === "help") {
+      process.stdout.write(USAGE + "\n");
+      return EXIT_OK;
+    }
+    return await run(args);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`trapdoor: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`trapdoor: internal error: ${(e as Error).stack ?? e}\n`);
+    return EXIT_INTERNAL;
+  }
+}

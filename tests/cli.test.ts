@@ -1,0 +1,110 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, expect, it } from "vitest";
+import { asm, miniKernel } from "./helpers/mini-kernel.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const BIN = join(ROOT, "bin/trapdoor.js");
+const HELLO = join(ROOT, "guest-images/hello/hello.elf");
+let dir: string;
+
+function trapdoor(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function kernelFile(name: string, code: number[]): string {
+  const p = join(dir, name);
+  writeFileSync(p, miniKernel(code));
+  return p;
+}
+
+beforeAll(() => {
+  if (!existsSync(join(ROOT, "dist/cli/main.js")))
+    throw new Error("dist/ is missing: run `npm run build` first");
+  dir = mkdtempSync(join(tmpdir(), "trapdoor-cli-"));
+});
+
+describe("trapdoor run", () => {
+  it("streams the serial console and exits with the guest's debug-exit code", () => {
+    const r = trapdoor("run", "--kernel", HELLO, "--append", "from the cli");
+    expect(r.stdout.startsWith("Hello from trapdoor's hello guest!\n")).toBe(true);
+    expect(r.stdout).toContain("cmdline: from the cli\n");
+    expect(r.status).toBe(1); // (0 << 1) | 1
+    expect(r.stderr).toBe("");
+  });
+
+  it("maps the success code to 0 with --success-code", () => {
+    expect(trapdoor("run", "--kernel", HELLO, "--success-code", "1").status).toBe(0);
+    expect(trapdoor("run", "--kernel", HELLO, "--success-code", "3").status).toBe(1);
+  });
+
+  it("writes trap counters that match the guest's own I/O with --stats", () => {
+    const stats = join(dir, "s.json");
+    const r = trapdoor("run", "--kernel", HELLO, "--stats", stats, "-m", "32M");
+    const s = JSON.parse(readFileSync(stats, "utf8"));
+    expect(s.outcome).toEqual({ kind: "debug-exit", exitCode: 1 });
+    const port = (p: number) => s.pio.ports.find((x: { address: number }) => x.address === p);
+    expect(port(0x3f8).writes).toBe(Buffer.byteLength(r.stdout, "latin1") + 1);
+    expect(port(0x3fd).reads).toBe(Buffer.byteLength(r.stdout, "latin1"));
+    expect(s.instructions).toBeGreaterThan(1000);
+    expect(s.hostMilliseconds).toBeGreaterThan(0);
+  });
+
+  it("times out a guest that never stops (exit 4)", () => {
+    const r = trapdoor("run", "--kernel", kernelFile("spin.bin", [...asm.jmpSelf]), "--timeout", "0.5");
+    expect(r.status).toBe(4);
+    expect(r.stderr).toMatch(/timeout/);
+  });
+
+  it("reports a triple fault (exit 6) and a dead halt (exit 8)", () => {
+    const tf = trapdoor("run", "--kernel", kernelFile("ud2.bin", [...asm.ud2]));
+    expect(tf.status).toBe(6);
+    expect(tf.stderr).toMatch(/triple fault/);
+    const h = trapdoor("run", "--kernel", kernelFile("hlt.bin", [...asm.cliHlt]));
+    expect(h.status).toBe(8);
+    expect(h.stderr).toMatch(/halted with interrupts disabled/);
+  });
+
+  it("prints POST codes with --post-codes", () => {
+    const k = kernelFile("post.bin", [
+      ...asm.movAl(0x42),
+      ...asm.outImmAl(0x80),
+      ...asm.movAl(0),
+      ...asm.outImmAl(0xf4),
+    ]);
+    const r = trapdoor("run", "--kernel", k, "--post-codes");
+    expect(r.stderr).toBe("POST 0x42\n");
+    expect(r.status).toBe(1);
+  });
+
+  it("refuses bad input with a clear message and exit 2", () => {
+    const notMb = join(dir, "not-multiboot.bin");
+    writeFileSync(notMb, new Uint8Array(16384));
+    const cases: [string[], RegExp][] = [
+      [["run"], /--kernel FILE is required/],
+      [["run", "--kernel", join(dir, "missing")], /cannot read kernel .*ENOENT/],
+      [["run", "--kernel", notMb], /not a Multiboot v1 kernel/],
+      [["run", "--kernel", HELLO, "--bogus"], /Unknown option '--bogus'/],
+      [["run", "--kernel", HELLO, "--memory", "lots"], /bad memory size "lots"/],
+      [["run", "--kernel", HELLO, "--memory", "1M"], /at least 2 MiB/],
+      [["run", "--kernel", HELLO, "--timeout", "soon"], /--timeout wants a positive number/],
+      [["run", "--kernel", HELLO, "--timeout=-1"], /--timeout wants a positive number/],
+      [["frobnicate"], /unknown command "frobnicate"/],
+    ];
+    for (const [args, message] of cases) {
+      const r = trapdoor(...args);
+      expect(r.stderr, args.join(" ")).toMatch(message);
+      expect(r.status, args.join(" ")).toBe(2);
+    }
+  });
+
+  it("prints usage with --help", () => {
+    const r = trapdoor("run", "--help");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/usage: trapdoor run --kernel FILE/);
+  });
+});
