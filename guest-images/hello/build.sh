@@ -114,6 +114,9 @@ check_header() { # check_header FILE EXPECTED_FLAGS
 check_header "$tmp/hello.elf" $((0x00000003))
 check_header "$tmp/hello.bin" $((0x00010003))
 
-cp "$tmp/hello.elf" hello.elf
-cp "$tmp/hello.bin" hello.bin
-sha256sum hello.elf hello.bin
+# OUT_DIR (default: this directory) lets tests rebuild into a scratch directory and compare
+# with the committed images.
+out=${OUT_DIR:-.}
+cp "$tmp/hello.elf" "$out/hello.elf"
+cp "$tmp/hello.bin" "$out/hello.bin"
+(cd "$out" && sha256sum hello.elf hello.bin)
