@@ -3,15 +3,16 @@
 import {
   STATE_BASE, CTL_BASE, PIO_COUNTERS, MMIO_COUNTERS, MMIO_COUNTER_SLOTS, RAM_BASE, STATE_SIZE,
   S_EIP, S_HALTED, S_INT_SHADOW, S_INSTRET, S_CR0, S_IDTR_LIMIT, S_GDTR_LIMIT, S_LDTR, S_TR,
-  C_RAM_SIZE, C_STOP_REQUEST, C_IRQ_PENDING, C_IRQ_COUNT, C_ERR_OPCODE, C_ERR_EIP,
+  C_RAM_SIZE, C_ROM_SIZE, C_STOP_REQUEST, C_IRQ_PENDING, C_IRQ_COUNT, C_ERR_OPCODE, C_ERR_EIP,
   STOP_BUDGET, STOP_HLT, STOP_SHUTDOWN, STOP_HOST, STOP_INTERNAL_ERROR, STOP_HLT_DEAD,
 } from "./layout";
 import { hostAckInterrupt } from "./host";
+import { setA20 } from "./cpu/memory";
 import { step, unimplemented, clearUnimplemented } from "./cpu/execute";
 import { startEip } from "./cpu/decode";
 import { faulted, clearFault } from "./cpu/fault";
 import { deliverPendingException, interrupt, shutdown, clearShutdown } from "./cpu/interrupts";
-import { sysFlags, setFlags, getFlags, F_IF } from "./cpu/flags";
+import { sysFlags, setFlags, getFlags, saveFlagState, restoreFlagState, F_IF } from "./cpu/flags";
 import { setEip, setSegCache, segBase, CS, ATTR_P, ATTR_S } from "./cpu/state";
 
 // Every layout constant (regions, state offsets, control offsets, stop reasons) is exported as
@@ -20,15 +21,18 @@ export * from "./layout";
 
 /**
  * Reset the CPU to its power-on state (SDM vol. 3 §9.1.1: real mode, CS:IP = F000:FFF0 with
- * CS base 0xFFFF0000) and set the guest RAM size. The host must have sized the memory to hold
- * RAM_BASE + ramSize bytes.
+ * CS base 0xFFFF0000) and set the guest RAM and firmware ROM sizes, with the A20 gate on (as
+ * QEMU). The host must have sized the memory to hold RAM_BASE + ramSize + romSize bytes, and
+ * keeps the ROM image at RAM_BASE + ramSize.
  */
-export function reset(ramSize: u32): void {
+export function reset(ramSize: u32, romSize: u32): void {
   memory.fill(STATE_BASE, 0, STATE_SIZE);
   memory.fill(CTL_BASE, 0, 0x1000);
   memory.fill(PIO_COUNTERS, 0, 0x10000 * 8);
   memory.fill(MMIO_COUNTERS, 0, MMIO_COUNTER_SLOTS * 16);
   store<u32>(CTL_BASE + C_RAM_SIZE, ramSize);
+  store<u32>(CTL_BASE + C_ROM_SIZE, romSize);
+  setA20(true);
   const data: u32 = ATTR_P | ATTR_S | 0x3;
   for (let s: u32 = 0; s < 6; s++) setSegCache(s, 0, 0, 0xffff, data);
   setSegCache(CS, 0xf000, 0xffff0000, 0xffff, ATTR_P | ATTR_S | 0xb);
@@ -65,6 +69,7 @@ export function run(budget: i32): i32 {
     if (load<u32>(STATE_BASE + S_HALTED) != 0) {
       return (sysFlags() & F_IF) != 0 ? STOP_HLT : STOP_HLT_DEAD;
     }
+    saveFlagState();
     step();
     if (unimplemented) {
       setEip(startEip);
@@ -72,6 +77,7 @@ export function run(budget: i32): i32 {
     }
     if (faulted()) {
       setEip(startEip);
+      restoreFlagState();
       deliverPendingException();
       if (shutdown) return STOP_SHUTDOWN;
     }
@@ -89,6 +95,9 @@ function takeInterrupt(): void {
   interrupt(vector, false, false, 0, load<u32>(STATE_BASE + S_EIP));
   if (faulted()) deliverPendingException();
 }
+
+// The A20 gate (the host's port 0x92 device): setA20(enabled).
+export { setA20 };
 
 /** Ask the core to stop after the current instruction (callable from inside a host import). */
 export function requestStop(reason: u32): void {

@@ -11,6 +11,7 @@
 //   0x000A_0000  ...       reserved for translation/decode caches
 //   0x00F0_0000  (1 MiB)   AssemblyScript static data (asconfig memoryBase)
 //   0x0100_0000  ...       guest RAM: guest physical address p lives at RAM_BASE + p
+//   RAM_BASE + ramSize     firmware ROM, C_ROM_SIZE bytes (none without --bios)
 
 export const STATE_BASE: u32 = 0x1000;
 export const CTL_BASE: u32 = 0x2000;
@@ -58,7 +59,24 @@ export const S_HALTED: u32 = 264;
 export const S_INT_SHADOW: u32 = 268;
 /** MSRs the core keeps: SYSENTER_CS/ESP/EIP. */
 export const S_SYSENTER: u32 = 272;
-export const STATE_SIZE: u32 = 512;
+/**
+ * x87 FPU state (SDM vol. 1 §8.1), S_FPU..S_FPU+160: control word, status word (TOP in bits
+ * 11-13), abridged tag (bit i set = physical register i in use, the FXSAVE encoding; the full tag
+ * word is computed from the contents when stored), last instruction pointer (offset, CS selector),
+ * last opcode (11 bits), last data pointer (offset, selector), u32 each; then the physical
+ * registers R0..R7, 16 bytes each: the 80-bit value (significand u64, sign and exponent u16).
+ */
+export const S_FPU: u32 = 512;
+export const S_FPU_CW: u32 = 512;
+export const S_FPU_SW: u32 = 516;
+export const S_FPU_TAG: u32 = 520;
+export const S_FPU_IP: u32 = 524;
+export const S_FPU_CS: u32 = 528;
+export const S_FPU_OP: u32 = 532;
+export const S_FPU_DP: u32 = 536;
+export const S_FPU_DS: u32 = 540;
+export const S_FPU_REGS: u32 = 544;
+export const STATE_SIZE: u32 = 1024;
 
 // ---- Control block (offsets from CTL_BASE) ----
 /** Guest RAM size in bytes (set by init). */
@@ -83,6 +101,23 @@ export const C_LAST_EXC_CODE: u32 = 52;
 export const C_EXC_COUNT: u32 = 56;
 /** Interrupts delivered from the host's controller. */
 export const C_IRQ_COUNT: u32 = 60;
+/**
+ * Firmware ROM size in bytes (0: none; set by reset). The ROM's bytes live in linear memory right
+ * after guest RAM, at RAM_BASE + C_RAM_SIZE, and show at guest-physical [4 GiB - size, 4 GiB) and,
+ * for its last min(size, 128 KiB) bytes, at [1 MiB - that, 1 MiB) over RAM, read-only.
+ */
+export const C_ROM_SIZE: u32 = 128;
+/** Guest writes that hit the ROM and were dropped (u32, wrapping), for diagnostics. */
+export const C_ROM_WRITES: u32 = 132;
+/** AND-mask applied to every guest-physical address: 0xFFFFFFFF, or bit 20 clear while A20 is off. */
+export const C_A20_MASK: u32 = 136;
+/** RAM bytes the physical fast path may reach: C_RAM_SIZE, or at most 1 MiB while A20 is off. */
+export const C_FAST_LIMIT: u32 = 140;
+/**
+ * The x87 FERR# output (SDM vol. 1 §8.7): 1 while an unmasked x87 exception is
+ * pending and CR0.NE=0. A PC routes FERR# to IRQ13 through the PIC; the host reads this word.
+ */
+export const C_FERR: u32 = 64;
 
 // ---- Stop reasons returned by run() ----
 export const STOP_BUDGET: i32 = 0;

@@ -72,8 +72,9 @@ function setArith(c: u32, r: u32, sz: u32, o: u32, a: u32): void {
 /**
  * Group-2 shifts and rotates: ROL ROR RCL RCR SHL SHR SAL SAR (reg field order).
  * The count is masked to 5 bits (i286+). A masked count of 0 changes nothing, flags included.
- * OF is defined for 1-bit counts; for larger counts the i686 computes it by the same formula,
- * which is what we do. AF after shifts is undefined; we clear it.
+ * OF is defined for 1-bit counts only; for larger counts we give the value of the last 1-bit
+ * step (MSB before it XOR MSB after it), as the i286 does and as the 1-bit rule generalises.
+ * AF after shifts is undefined; we clear it.
  */
 export function shift(op: u32, sz: u32, d: u32, count: u32): u32 {
   const bits: u32 = 8 << sz;
@@ -120,12 +121,12 @@ export function shift(op: u32, sz: u32, d: u32, count: u32): u32 {
       const n = sz == 2 ? count : count % (bits + 1);
       r = d;
       c = flags & 1;
-      o = ((r & sb) != 0 ? 1 : 0) ^ c; // OF uses the value before rotation
       for (let i: u32 = 0; i < n; i++) {
         const out = r & 1;
         r = (r >>> 1) | (c != 0 ? sb : 0);
         c = out;
       }
+      o = ((r & sb) != 0 ? 1 : 0) ^ ((r & (sb >> 1)) != 0 ? 1 : 0);
       setFlags((flags & ~(F_CF | F_OF)) | (c != 0 ? F_CF : 0) | (o != 0 ? F_OF : 0));
       return r;
     }
@@ -139,7 +140,7 @@ export function shift(op: u32, sz: u32, d: u32, count: u32): u32 {
     case 5: // SHR
       r = d >>> count;
       c = (d >>> (count - 1)) & 1;
-      o = (d & sb) != 0 ? 1 : 0;
+      o = count == 1 && (d & sb) != 0 ? 1 : 0; // a 0 came into the MSB before the last step
       setArith(c, r, sz, o, 0);
       return r;
     default: { // SAR

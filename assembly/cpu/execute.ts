@@ -6,7 +6,7 @@ import {
 } from "./state";
 import {
   beginInstruction, fetch8, fetch16, fetch32, fetchImm, fetchS8, decodeModRM, nextEip, setNextEip, startEip,
-  o32, a32, setO32, setA32, setSegOverride, setRep, setLock, mod, regField, rm, eaSeg, eaOff, dataSeg, rep,
+  o32, a32, setO32, setA32, setSegOverride, setRep, setLock, lockPrefix, mod, regField, rm, eaSeg, eaOff, dataSeg, rep,
 } from "./decode";
 import { osz, getReg, setReg, rmRead, rmWrite, readMem, writeMem, sext, maskOf } from "./operands";
 import { alu, inc, dec, neg, shift, mul1, imul2, div1, logicFlags } from "./alu";
@@ -72,8 +72,10 @@ export function step(): void {
       case 0xf2: setRep(0xf2); break;
       case 0xf3: setRep(0xf3); break;
       default: {
+        if (lockPrefix && !lockValid(op)) return raiseNoCode(EXC_UD);
         execute(op);
-        if (!faulted()) setEip(nextEip);
+        // In a 16-bit code segment IP wraps at 64 KiB (SDM vol. 2 §3.1.1.9: EIP AND 0FFFFH).
+        if (!faulted()) setEip(o32_default() ? nextEip : nextEip & 0xffff);
         return;
       }
     }
@@ -86,6 +88,45 @@ export function step(): void {
 }
 @inline function a32_default(): bool {
   return o32_default();
+}
+
+/**
+ * LOCK is valid only on a read-modify-write instruction with a memory destination (SDM vol. 2
+ * "LOCK"): ADD ADC AND BTC BTR BTS CMPXCHG CMPXCHG8B DEC INC NEG NOT OR SBB SUB XOR XADD XCHG.
+ * Anything else raises #UD. The opcode's ModRM (and second opcode byte) are peeked, not consumed.
+ */
+function lockValid(op: u32): bool {
+  const start = nextEip;
+  if (op == 0x0f) op = 0x100 | fetch8();
+  if (!lockableOpcode(op)) {
+    setNextEip(start);
+    return false;
+  }
+  const modrm = fetch8();
+  setNextEip(start);
+  const reg = (modrm >> 3) & 7;
+  if (modrm >= 0xc0) return false;
+  switch (op) {
+    case 0x80: case 0x81: case 0x82: case 0x83: return reg != 7; // not CMP
+    case 0xf6: case 0xf7: return reg == 2 || reg == 3; // NOT, NEG
+    case 0xfe: case 0xff: return reg < 2; // INC, DEC
+    case 0x1ba: return reg >= 5; // BTS, BTR, BTC imm8
+    case 0x1c7: return reg == 1; // CMPXCHG8B
+    default: return true;
+  }
+}
+
+/** Opcodes (0F xx as 0x1xx) that may take LOCK, before their ModRM is checked. */
+function lockableOpcode(op: u32): bool {
+  if (op < 0x40) return (op & 7) < 2 && (op >> 3) != 7; // ALU Eb,Gb / Ev,Gv except CMP
+  switch (op) {
+    case 0x80: case 0x81: case 0x82: case 0x83: case 0x86: case 0x87:
+    case 0xf6: case 0xf7: case 0xfe: case 0xff:
+    case 0x1ab: case 0x1b3: case 0x1bb: case 0x1ba: case 0x1b0: case 0x1b1: case 0x1c0: case 0x1c1: case 0x1c7:
+      return true;
+    default:
+      return false;
+  }
 }
 
 function execute(op: u32): void {
@@ -323,8 +364,9 @@ function execute(op: u32): void {
       loadFarPointer(op == 0xc4 ? ES : DS);
       return;
     }
-    case 0xc6: case 0xc7: { // MOV r/m, imm
+    case 0xc6: case 0xc7: { // MOV r/m, imm: only /0 is defined (SDM vol. 2 table A-6)
       decodeModRM();
+      if (regField != 0) return raiseNoCode(EXC_UD);
       const sz: u32 = op == 0xc6 ? 0 : osz();
       const v = sz == 0 ? fetch8() : fetchImm();
       if (!faulted()) rmWrite(sz, v);
@@ -589,25 +631,33 @@ function retFar(extra: u32): void {
   if (!faulted()) setNextEip(eip());
 }
 
+/** PUSHA/PUSHAD; a fault on any of the eight pushes leaves ESP as it was. */
 function pusha(): void {
   const sz = osz();
+  const esp = reg32(ESP);
   const sp = getReg(sz, ESP);
   for (let r: u32 = 0; r < 8; r++) {
     push(sz, r == ESP ? sp : getReg(sz, r));
-    if (faulted()) return;
+    if (faulted()) {
+      setReg32(ESP, esp);
+      return;
+    }
   }
 }
 
+/** Registers read by POPA, committed only once all eight reads succeeded. */
+const popaBuf = new StaticArray<u32>(8);
+
+/** POPA/POPAD: the slot of ESP is skipped. */
 function popa(): void {
   const sz = osz();
   const n: u32 = sz == 2 ? 4 : 2;
   const sp = spOffset();
   for (let r: i32 = 7; r >= 0; r--) {
-    if (<u32>r == ESP) continue;
-    const v = readMem(sz, SS, (sp + (7 - <u32>r) * n) & (ss32() ? 0xffffffff : 0xffff));
-    if (faulted()) return;
-    setReg(sz, <u32>r, v);
+    unchecked((popaBuf[r] = readMem(sz, SS, (sp + (7 - <u32>r) * n) & (ss32() ? 0xffffffff : 0xffff))));
   }
+  if (faulted()) return;
+  for (let r: u32 = 0; r < 8; r++) if (r != ESP) setReg(sz, r, unchecked(popaBuf[r]));
   setSp(sp + 8 * n);
 }
 
@@ -644,38 +694,38 @@ function enter(): void {
   const sz = osz();
   const n: u32 = sz == 2 ? 4 : 2;
   const spMask: u32 = ss32() ? 0xffffffff : 0xffff;
+  const esp = reg32(ESP);
   push(sz, getReg(sz, EBP));
-  if (faulted()) return;
   const frame = spOffset();
   let bp = ss32() ? reg32(EBP) : reg16(EBP);
-  for (let i: u32 = 1; i < level; i++) {
+  for (let i: u32 = 1; i < level && !faulted(); i++) {
     bp = (bp - n) & spMask;
     const v = readMem(sz, SS, bp);
-    if (faulted()) return;
-    push(sz, v);
-    if (faulted()) return;
+    if (!faulted()) push(sz, v);
   }
-  if (level > 0) {
-    push(sz, frame);
-    if (faulted()) return;
-  }
+  if (level > 0 && !faulted()) push(sz, frame);
   const newSp = (spOffset() - size) & spMask;
   // Probe the lowest byte of the new frame, as the CPU does, before committing.
-  readMem(0, SS, newSp);
-  if (faulted()) return;
+  if (!faulted()) readMem(0, SS, newSp);
+  if (faulted()) {
+    setReg32(ESP, esp); // a fault leaves the stack pointer as it was
+    return;
+  }
   setReg(sz, EBP, frame);
   setSp(newSp);
 }
 
+/** DAA (SDM vol. 2 "DAA"): CF is also set by a carry out of AL + 6. */
 function daa(): void {
   const al = reg8(0);
   const oldCf = cf();
-  const oldAf = af();
   let r = al;
   let c: u32 = 0;
   let a: u32 = 0;
-  if ((al & 0xf) > 9 || oldAf != 0) {
-    r = (r + 6) & 0xff;
+  if ((al & 0xf) > 9 || af() != 0) {
+    r = al + 6;
+    c = oldCf | (r >> 8);
+    r &= 0xff;
     a = 1;
   }
   if (al > 0x99 || oldCf != 0) {
@@ -686,15 +736,17 @@ function daa(): void {
   bcdFlags(r, c, a);
 }
 
+/** DAS (SDM vol. 2 "DAS"): CF is also set by a borrow out of AL - 6. */
 function das(): void {
   const al = reg8(0);
   const oldCf = cf();
-  const oldAf = af();
   let r = al;
   let c: u32 = 0;
   let a: u32 = 0;
-  if ((al & 0xf) > 9 || oldAf != 0) {
-    r = (r - 6) & 0xff;
+  if ((al & 0xf) > 9 || af() != 0) {
+    r = al - 6;
+    c = oldCf | ((r >> 8) & 1);
+    r &= 0xff;
     a = 1;
   }
   if (al > 0x99 || oldCf != 0) {
@@ -705,18 +757,18 @@ function das(): void {
   bcdFlags(r, c, a);
 }
 
-/** AAA (add=true) / AAS (add=false). */
+/**
+ * AAA (add=true) / AAS (add=false), SDM vol. 2 "AAA", "AAS": AX + 106H, or AX - 6 then AH - 1,
+ * so a carry or borrow out of AL reaches AH too. AL keeps its low nibble.
+ */
 function aaa(add: bool): void {
-  const ax = reg16(EAX);
+  let ax = reg16(EAX);
   let c: u32 = 0;
   if ((ax & 0xf) > 9 || af() != 0) {
-    const al = add ? (ax & 0xff) + 6 : (ax & 0xff) - 6;
-    const ah = add ? (ax >> 8) + 1 : (ax >> 8) - 1;
-    setReg16(EAX, ((ah & 0xff) << 8) | (al & 0x0f));
+    ax = add ? ax + 0x106 : ax - 6 - 0x100;
     c = 1;
-  } else {
-    setReg8(0, ax & 0x0f);
   }
+  setReg16(EAX, (ax & 0xff00) | (ax & 0x0f));
   bcdFlags(reg8(0), c, c);
 }
 

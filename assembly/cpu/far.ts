@@ -28,9 +28,13 @@ export function farCall(sel: u32, off: u32, sz: u32): void {
   const retCs = segSel(CS);
   const retEip = nextEip;
   if (realOrV86()) {
+    const sp = reg32(ESP);
     push(sz, retCs);
     push(sz, retEip);
-    if (faulted()) return;
+    if (faulted()) {
+      setReg32(ESP, sp); // a fault leaves the stack pointer as it was
+      return;
+    }
     loadSegReal(CS, sel);
     setNextEip(sz == 2 ? off : off & 0xffff);
     return;

@@ -133,6 +133,31 @@ export function getFlags(): u32 {
   return v;
 }
 
+// EFLAGS and the lazy record at the start of the current instruction (run loop), so that an
+// instruction that faults after setting flags (e.g. ADD to a write-protected page) leaves them
+// as they were: faults are restartable (SDM vol. 3 §6.5).
+let savedFlags: u32 = 0;
+let savedOp: u32 = 0;
+let savedDst: u32 = 0;
+let savedSrc: u32 = 0;
+let savedRes: u32 = 0;
+
+@inline export function saveFlagState(): void {
+  savedFlags = stored();
+  savedOp = op();
+  savedDst = dst();
+  savedSrc = src();
+  savedRes = res();
+}
+
+export function restoreFlagState(): void {
+  store<u32>(STATE_BASE + S_EFLAGS, savedFlags);
+  store<u32>(STATE_BASE + S_LF_OP, savedOp);
+  store<u32>(STATE_BASE + S_LF_DST, savedDst);
+  store<u32>(STATE_BASE + S_LF_SRC, savedSrc);
+  store<u32>(STATE_BASE + S_LF_RES, savedRes);
+}
+
 /** Replace EFLAGS entirely (POPF, IRET, SAHF, shifts ...): the lazy record is dropped. */
 @inline export function setFlags(v: u32): void {
   store<u32>(STATE_BASE + S_EFLAGS, (v & 0x3f7fd5) | 2);

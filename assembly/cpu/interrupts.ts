@@ -7,7 +7,8 @@ import {
 } from "./state";
 import { getFlags, setFlags, sysFlags, F_IF, F_TF, F_NT, F_RF, F_VM, F_AC, F_IOPL, F_VIF, F_VIP } from "./flags";
 import { read16, read32, sysRead32 } from "./memory";
-import { push, pop, setSp, spOffset } from "./stack";
+import { push, pop, setSp, spOffset, ss32 } from "./stack";
+import { readMem } from "./operands";
 import {
   readDescriptor, descLo, descHi, descAttr, descBase, descLimit, loadSegReal, loadCodeSegment, setAccessed, vm86,
   loadSegProtected,
@@ -169,12 +170,15 @@ function realModeInterrupt(vector: u32, retEip: u32): void {
     return;
   }
   const flags = getFlags();
+  const sp = reg32(ESP);
   push(1, flags);
   push(1, segSel(CS));
   push(1, retEip);
-  if (faulted()) return;
   const off = sysRead32(base + vector * 4);
-  if (faulted()) return;
+  if (faulted()) {
+    setReg32(ESP, sp); // a fault leaves the stack pointer as it was
+    return;
+  }
   loadSegReal(CS, off >>> 16);
   setEip(off & 0xffff);
   setFlags(flags & ~(F_IF | F_TF | F_AC | F_RF));
@@ -198,10 +202,15 @@ export function writeFlagsPrivileged(v: u32, sz: u32, keepVm: bool): void {
 /** IRET / IRETD (SDM vol. 2 "IRET"): real mode, same-level and outer-level protected returns. */
 export function iret(sz: u32): void {
   if (!protectedMode()) {
-    const ip = pop(sz);
-    const cs = pop(sz);
-    const fl = pop(sz);
+    // Read all three before popping any, so a fault leaves SP as it was.
+    const sp = spOffset();
+    const n: u32 = sz == 2 ? 4 : 2;
+    const spMask: u32 = ss32() ? 0xffffffff : 0xffff;
+    const ip = readMem(sz, SS, sp);
+    const cs = readMem(sz, SS, (sp + n) & spMask);
+    const fl = readMem(sz, SS, (sp + 2 * n) & spMask);
     if (faulted()) return;
+    setSp(sp + 3 * n);
     loadSegReal(CS, cs);
     setEip(sz == 2 ? ip : ip & 0xffff);
     writeFlagsPrivileged(fl, sz, true);

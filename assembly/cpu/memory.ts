@@ -1,10 +1,11 @@
 // Guest memory access: segmentation (SDM vol. 3 §3.4), paging (§4.3, 32-bit paging), and the
-// physical split between RAM (in linear memory at RAM_BASE) and MMIO (trapped to the host).
-// Every guest-supplied address is checked against the RAM size before it touches linear memory.
+// physical split between RAM and firmware ROM (in linear memory from RAM_BASE) and MMIO (trapped
+// to the host). Every guest-supplied address is checked against the RAM and ROM windows before it
+// touches linear memory.
 import { RAM_BASE, CTL_BASE, C_MMIO_READ, C_MMIO_WRITE, C_MMIO_UNTRACKED, MMIO_COUNTERS, MMIO_COUNTER_SLOTS,
-  STATE_BASE, S_CR2, S_CR3, S_CR4 } from "../layout";
+  STATE_BASE, S_CR2, S_CR3, S_CR4, C_RAM_SIZE, C_ROM_SIZE, C_ROM_WRITES, C_A20_MASK, C_FAST_LIMIT } from "../layout";
 import { hostMmioRead, hostMmioWrite } from "../host";
-import { ramSize, segBase, segLimit, segAttr, cr0, cpl, CR0_PG, CR0_WP, SS } from "./state";
+import { segBase, segLimit, segAttr, cr0, cpl, CR0_PG, CR0_WP, SS } from "./state";
 import { raise, faulted, EXC_GP, EXC_SS, EXC_PF } from "./fault";
 
 // ---------------------------------------------------------------- physical
@@ -39,43 +40,136 @@ function mmioWrite(addr: u32, width: u32, v: u32): void {
   hostMmioWrite(addr, width, v);
 }
 
-/** True when [p, p + n) lies entirely in guest RAM (no wrap-around). */
-@inline function inRam(p: u32, n: u32): bool {
-  const size = ramSize();
-  return p < size && size - p >= n;
+// The physical map (docs/core-abi.md):
+//   [0, ramSize)                         RAM, at RAM_BASE + p
+//   [1 MiB - shadow, 1 MiB)              the ROM's last `shadow` = min(romSize, 128 KiB) bytes,
+//                                        read-only, over RAM (a PC's BIOS area at 0xE0000/0xF0000,
+//                                        as QEMU's "isa-bios" alias of the -bios image)
+//   [4 GiB - romSize, 4 GiB)             the ROM, read-only (where the reset vector 0xFFFFFFF0 is)
+//   anything else                        MMIO, trapped to the host
+// The ROM's bytes follow RAM in linear memory (RAM_BASE + ramSize); writes to it are dropped and
+// counted in C_ROM_WRITES. With the A20 gate off, bit 20 of every address is forced to 0 (the
+// 8086 wrap at 1 MiB; port 0x92 bit 1, as QEMU's x86 a20_mask).
+//
+// The fast path is RAM only: [p, p + n) clear of the BIOS window [0xE0000, 0x100000) and below
+// C_FAST_LIMIT, which is the RAM size with A20 on and at most 1 MiB with it off (below 1 MiB the
+// mask changes nothing). Everything else, ROM fetches included, takes `place`.
+
+const BIOS_WINDOW_END: u32 = 0x100000;
+const BIOS_WINDOW_SIZE: u32 = 0x20000;
+
+/** True when [p, p + n) is plain RAM the fast path may touch directly (see above). */
+@inline function fastRam(p: u32, n: u32): bool {
+  const limit = load<u32>(CTL_BASE + C_FAST_LIMIT);
+  return p - (BIOS_WINDOW_END - BIOS_WINDOW_SIZE - n + 1) >= BIOS_WINDOW_SIZE + n - 1 && p < limit && limit - p >= n;
+}
+
+@inline function a20(p: u32): u32 {
+  return p & load<u32>(CTL_BASE + C_A20_MASK);
+}
+
+/** Set by `backing`: the byte it found is ROM. */
+let romHit = false;
+
+/** Linear address of the RAM or ROM byte at guest-physical `p` (A20 applied), or 0 for MMIO. */
+function backing(p: u32): u32 {
+  const ram = load<u32>(CTL_BASE + C_RAM_SIZE);
+  const rom = load<u32>(CTL_BASE + C_ROM_SIZE);
+  const romEnd = RAM_BASE + ram + rom;
+  romHit = true;
+  // p in [1 MiB - shadow, 1 MiB), and p in [4 GiB - rom, 4 GiB); both ends are the ROM's end.
+  if (BIOS_WINDOW_END - p - 1 < min(rom, BIOS_WINDOW_SIZE)) return romEnd - (BIOS_WINDOW_END - p);
+  if (0 - p - 1 < rom) return romEnd - (0 - p);
+  romHit = false;
+  return p < ram ? RAM_BASE + p : 0;
+}
+
+/** `place` results below any linear address: all of the access is MMIO, or it must be split. */
+const PLACE_MMIO: u32 = 0;
+const PLACE_SPLIT: u32 = 1;
+
+/**
+ * Where the `n`-byte access at `p` goes when it missed the fast path: the linear address when all
+ * of it is one run of RAM or of ROM (`romHit` says which), PLACE_MMIO when all of it is MMIO in one
+ * piece, PLACE_SPLIT when it straddles regions or A20 wraps inside it (the caller halves it).
+ */
+function place(p: u32, n: u32): u32 {
+  const lo = a20(p);
+  const hi = a20(p + n - 1);
+  const first = backing(lo);
+  const rom = romHit;
+  const last = backing(hi);
+  if (hi - lo != n - 1 || rom != romHit) return PLACE_SPLIT;
+  if (first == 0) return last == 0 ? PLACE_MMIO : PLACE_SPLIT;
+  return last - first == n - 1 ? first : PLACE_SPLIT;
+}
+
+/** A write that hit the ROM: dropped, as a PC's chipset does, and counted. */
+function romWrite(): void {
+  store<u32>(CTL_BASE + C_ROM_WRITES, load<u32>(CTL_BASE + C_ROM_WRITES) + 1);
+}
+
+/** Open (A20 on, the reset state) or close the A20 gate; the host calls this for port 0x92. */
+export function setA20(enabled: bool): void {
+  const ram = load<u32>(CTL_BASE + C_RAM_SIZE);
+  store<u32>(CTL_BASE + C_A20_MASK, enabled ? 0xffffffff : ~BIOS_WINDOW_END);
+  store<u32>(CTL_BASE + C_FAST_LIMIT, enabled ? ram : min(ram, BIOS_WINDOW_END));
 }
 
 export function physRead8(p: u32): u32 {
-  if (inRam(p, 1)) return load<u8>(RAM_BASE + p);
-  return mmioRead(p, 1) & 0xff;
+  if (fastRam(p, 1)) return load<u8>(RAM_BASE + p);
+  const at = place(p, 1);
+  return at != PLACE_MMIO ? load<u8>(at) : mmioRead(a20(p), 1) & 0xff;
 }
 export function physRead16(p: u32): u32 {
-  if (inRam(p, 2)) return load<u16>(RAM_BASE + p);
-  if (inRam(p, 1) || inRam(p + 1, 1)) return physRead8(p) | (physRead8(p + 1) << 8);
-  return mmioRead(p, 2) & 0xffff;
+  if (fastRam(p, 2)) return load<u16>(RAM_BASE + p);
+  const at = place(p, 2);
+  if (at > PLACE_SPLIT) return load<u16>(at);
+  if (at == PLACE_MMIO) return mmioRead(a20(p), 2) & 0xffff;
+  return physRead8(p) | (physRead8(p + 1) << 8);
 }
 export function physRead32(p: u32): u32 {
-  if (inRam(p, 4)) return load<u32>(RAM_BASE + p);
-  if (inRam(p, 1) || inRam(p + 3, 1)) return physRead16(p) | (physRead16(p + 2) << 16);
-  return mmioRead(p, 4);
+  if (fastRam(p, 4)) return load<u32>(RAM_BASE + p);
+  const at = place(p, 4);
+  if (at > PLACE_SPLIT) return load<u32>(at);
+  if (at == PLACE_MMIO) return mmioRead(a20(p), 4);
+  return physRead16(p) | (physRead16(p + 2) << 16);
 }
 export function physWrite8(p: u32, v: u32): void {
-  if (inRam(p, 1)) store<u8>(RAM_BASE + p, <u8>v);
-  else mmioWrite(p, 1, v & 0xff);
+  if (fastRam(p, 1)) {
+    store<u8>(RAM_BASE + p, <u8>v);
+    return;
+  }
+  const at = place(p, 1);
+  if (at == PLACE_MMIO) mmioWrite(a20(p), 1, v & 0xff);
+  else if (romHit) romWrite();
+  else store<u8>(at, <u8>v);
 }
 export function physWrite16(p: u32, v: u32): void {
-  if (inRam(p, 2)) store<u16>(RAM_BASE + p, <u16>v);
-  else if (inRam(p, 1) || inRam(p + 1, 1)) {
+  if (fastRam(p, 2)) {
+    store<u16>(RAM_BASE + p, <u16>v);
+    return;
+  }
+  const at = place(p, 2);
+  if (at == PLACE_MMIO) mmioWrite(a20(p), 2, v & 0xffff);
+  else if (at == PLACE_SPLIT) {
     physWrite8(p, v);
     physWrite8(p + 1, v >> 8);
-  } else mmioWrite(p, 2, v & 0xffff);
+  } else if (romHit) romWrite();
+  else store<u16>(at, <u16>v);
 }
 export function physWrite32(p: u32, v: u32): void {
-  if (inRam(p, 4)) store<u32>(RAM_BASE + p, v);
-  else if (inRam(p, 1) || inRam(p + 3, 1)) {
+  if (fastRam(p, 4)) {
+    store<u32>(RAM_BASE + p, v);
+    return;
+  }
+  const at = place(p, 4);
+  if (at == PLACE_MMIO) mmioWrite(a20(p), 4, v);
+  else if (at == PLACE_SPLIT) {
     physWrite16(p, v);
     physWrite16(p + 2, v >> 16);
-  } else mmioWrite(p, 4, v);
+  } else if (romHit) romWrite();
+  else store<u32>(at, v);
 }
 
 // ---------------------------------------------------------------- linear (paging)
