@@ -9,11 +9,11 @@ export declare function hostPioRead(port: u32, width: u32): u32;
 @external("host", "pioWrite")
 export declare function hostPioWrite(port: u32, width: u32, value: u32): void;
 
-/** Read of `width` bytes at a guest-physical address that is not RAM. */
+/** Read of `width` bytes at a guest-physical address that is neither RAM nor ROM. */
 @external("host", "mmioRead")
 export declare function hostMmioRead(addr: u32, width: u32): u32;
 
-/** Write of `width` bytes at a guest-physical address that is not RAM. */
+/** Write of `width` bytes at a guest-physical address that is neither RAM nor ROM. */
 @external("host", "mmioWrite")
 export declare function hostMmioWrite(addr: u32, width: u32, value: u32): void;
 

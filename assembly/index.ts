@@ -10,6 +10,7 @@ import { hostAckInterrupt } from "./host";
 import { setA20 } from "./cpu/memory";
 import { step, unimplemented, clearUnimplemented } from "./cpu/execute";
 import { startEip } from "./cpu/decode";
+import { fpuReset } from "./cpu/fpu/state";
 import { faulted, clearFault } from "./cpu/fault";
 import { deliverPendingException, interrupt, shutdown, clearShutdown } from "./cpu/interrupts";
 import { sysFlags, setFlags, getFlags, saveFlagState, restoreFlagState, F_IF } from "./cpu/flags";
@@ -47,6 +48,7 @@ export function reset(ramSize: u32, romSize: u32): void {
   clearFault();
   clearShutdown();
   clearUnimplemented();
+  fpuReset();
 }
 
 /**

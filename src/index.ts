@@ -3,7 +3,14 @@
  *
  * The library entry point: build a {@link Machine}, load a guest, run it, read its trap counters.
  */
-export { Machine, COM1_PORT, POST_PORT, DEBUG_EXIT_PORT } from "./machine.js";
+export {
+  Machine,
+  COM1_PORT,
+  POST_PORT,
+  DEBUG_EXIT_PORT,
+  SYSTEM_CONTROL_A_PORT,
+  DEBUGCON_PORT,
+} from "./machine.js";
 export type { MachineOptions, RunOptions, RunOutcome } from "./machine.js";
 export { Core, compileCore, defaultCoreUrl, GPR_NAMES, SEG_NAMES } from "./core/core.js";
 export type { CoreHost, CoreLayout, CoreStop, GprName, SegName, SegmentCache } from "./core/core.js";
@@ -15,6 +22,9 @@ export type { IrqLine } from "./devices/irq.js";
 export { Uart16550 } from "./devices/uart16550.js";
 export { PostPort } from "./devices/post-port.js";
 export { DebugExit } from "./devices/debug-exit.js";
+export { DebugCon } from "./devices/debugcon.js";
+export { SystemControlA } from "./devices/system-control-a.js";
+export { checkBiosImage } from "./boot/bios.js";
 export { BootImageError } from "./boot/boot-error.js";
 export { loadMultiboot, pcMemoryMap, MULTIBOOT_BOOTLOADER_MAGIC } from "./boot/multiboot.js";
 export type { MultibootEntryState, MultibootOptions, E820Entry } from "./boot/multiboot.js";

@@ -3,6 +3,9 @@ import { IoBus } from "./bus/io-bus.js";
 import { Uart16550 } from "./devices/uart16550.js";
 import { PostPort } from "./devices/post-port.js";
 import { DebugExit } from "./devices/debug-exit.js";
+import { DebugCon } from "./devices/debugcon.js";
+import { SystemControlA } from "./devices/system-control-a.js";
+import { checkBiosImage } from "./boot/bios.js";
 import { loadMultiboot, type MultibootEntryState, type MultibootOptions } from "./boot/multiboot.js";
 import { enterMultibootState } from "./boot/entry-state.js";
 import { collectStats, type TrapStats } from "./stats.js";
@@ -16,6 +19,18 @@ export interface MachineOptions {
   coreModule?: WebAssembly.Module;
   /** Called with each POST code the guest writes to port 0x80. */
   onPostCode?: (code: number) => void;
+  /**
+   * A firmware ROM image to boot (QEMU: `-bios`): a multiple of 4 KiB, from 4 KiB to 16 MiB,
+   * refused with BootImageError otherwise. It is mapped read-only at the top of the 4 GiB
+   * physical space and, its last min(size, 128 KiB) bytes, below 1 MiB (ending at 0x100000, the
+   * PC BIOS area); the CPU starts from reset at F000:FFF0, i.e. the image's last 16 bytes.
+   */
+  bios?: Uint8Array;
+  /**
+   * The debug console (Bochs/QEMU "port 0xE9 hack", QEMU `-debugcon`): `output` receives the bytes
+   * the guest writes to `port` (default 0xE9) in batches, once per run slice. Reads return 0xE9.
+   */
+  debugcon?: { port?: number; output: (bytes: Uint8Array) => void };
 }
 
 /** Why `run` returned. */
@@ -26,6 +41,8 @@ export type RunOutcome =
   | { kind: "timeout" }
   | { kind: "instruction-limit" }
   | { kind: "stopped" }
+  /** The guest asked for a reset (port 0x92 bit 0); the machine does not reboot yet. */
+  | { kind: "reset" }
   | { kind: "internal-error"; message: string };
 
 export interface RunOptions {
@@ -41,6 +58,8 @@ export interface RunOptions {
 export const COM1_PORT = 0x3f8;
 export const POST_PORT = 0x80;
 export const DEBUG_EXIT_PORT = 0xf4;
+export const SYSTEM_CONTROL_A_PORT = 0x92;
+export const DEBUGCON_PORT = 0xe9;
 
 /**
  * A PC: the CPU core, guest RAM, the port-I/O and MMIO buses and the devices on them.
@@ -58,11 +77,19 @@ export class Machine {
   readonly uart: Uart16550;
   readonly post: PostPort;
   readonly debugExit: DebugExit;
+  /** Port 0x92: the A20 gate and fast reset. */
+  readonly systemControlA: SystemControlA;
+  /** The debug console, when MachineOptions.debugcon asked for one. */
+  readonly debugcon: DebugCon | undefined;
   private serialOut: Uint8Array = new Uint8Array(4096);
   private serialLen = 0;
   private readonly serialListeners: ((bytes: Uint8Array) => void)[] = [];
   private stopRequested = false;
   private pendingExit: number | undefined;
+  private pendingReset = false;
+  private debugconOut = new Uint8Array(256);
+  private debugconLen = 0;
+  private readonly debugconListener: ((bytes: Uint8Array) => void) | undefined;
 
   private constructor(
     readonly core: Core,
@@ -79,6 +106,23 @@ export class Machine {
     this.pio.map(COM1_PORT, 8, this.uart);
     this.pio.map(POST_PORT, 1, this.post);
     this.pio.map(DEBUG_EXIT_PORT, 4, this.debugExit);
+    this.systemControlA = new SystemControlA({
+      setA20: (enabled) => (this.core.a20 = enabled),
+      onReset: () => {
+        this.pendingReset = true;
+        this.core.requestStop();
+      },
+    });
+    this.pio.map(SYSTEM_CONTROL_A_PORT, 1, this.systemControlA);
+    if (options.debugcon !== undefined) {
+      const port = options.debugcon.port ?? DEBUGCON_PORT;
+      const taken = this.pio.find(port);
+      if (taken !== undefined)
+        throw new RangeError(`debugcon port 0x${port.toString(16)} is taken by ${taken.device.name}`);
+      this.debugconListener = options.debugcon.output;
+      this.debugcon = new DebugCon({ output: (b) => this.debugconByte(b) });
+      this.pio.map(port, 1, this.debugcon);
+    }
   }
 
   static async create(options: MachineOptions = {}): Promise<Machine> {
@@ -88,6 +132,10 @@ export class Machine {
       throw new RangeError(`guest RAM must be at least 2 MiB, got ${ramSize} bytes`);
     if (ramSize > 3 * 1024 ** 3)
       throw new RangeError(`guest RAM above 3 GiB is not supported, got ${ramSize} bytes`);
+    const port = options.debugcon?.port;
+    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 0xffff))
+      throw new RangeError(`debugcon port must be an integer from 0 to 0xffff, got ${port}`);
+    if (options.bios !== undefined) checkBiosImage(options.bios);
     let machine: Machine | undefined;
     const core = await Core.create(
       {
@@ -100,7 +148,9 @@ export class Machine {
       },
       ramSize,
       options.coreModule,
+      options.bios?.length ?? 0,
     );
+    if (options.bios !== undefined) core.rom.set(options.bios);
     machine = new Machine(core, options);
     return machine;
   }
@@ -161,6 +211,7 @@ export class Machine {
   runSlice(budget: number): RunOutcome | undefined {
     const stop: CoreStop = this.core.run(budget);
     this.flushSerial();
+    this.flushDebugcon();
     switch (stop) {
       case "budget":
         return undefined;
@@ -169,6 +220,10 @@ export class Machine {
           const exitCode = this.pendingExit;
           this.pendingExit = undefined;
           return { kind: "debug-exit", exitCode };
+        }
+        if (this.pendingReset) {
+          this.pendingReset = false;
+          return { kind: "reset" };
         }
         return this.stopRequested ? { kind: "stopped" } : undefined;
       case "shutdown":
@@ -190,7 +245,7 @@ export class Machine {
 
   /** A snapshot of the trap counters. */
   stats(): TrapStats {
-    return collectStats(this.core, this.pio, this.mmio);
+    return collectStats(this.core, this.pio, this.mmio, this.post);
   }
 
   private serialByte(b: number): void {
@@ -200,6 +255,22 @@ export class Machine {
       this.serialOut = bigger;
     }
     this.serialOut[this.serialLen++] = b;
+  }
+
+  private debugconByte(b: number): void {
+    if (this.debugconLen === this.debugconOut.length) {
+      const bigger = new Uint8Array(this.debugconOut.length * 2);
+      bigger.set(this.debugconOut);
+      this.debugconOut = bigger;
+    }
+    this.debugconOut[this.debugconLen++] = b;
+  }
+
+  private flushDebugcon(): void {
+    if (this.debugconLen === 0) return;
+    const bytes = this.debugconOut.slice(0, this.debugconLen);
+    this.debugconLen = 0;
+    this.debugconListener?.(bytes);
   }
 
   private flushSerial(): void {

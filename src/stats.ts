@@ -1,5 +1,6 @@
 import type { Core } from "./core/core.js";
 import type { IoBus } from "./bus/io-bus.js";
+import type { PostPort } from "./devices/post-port.js";
 
 /** Accesses to one port or MMIO address, attributed to the device that claims it. */
 export interface AddressCount {
@@ -28,10 +29,14 @@ export interface TrapStats {
   /** Exceptions delivered to the guest, and interrupts taken from the controller. */
   exceptions: number;
   interrupts: number;
+  /** The last POST code written to port 0x80 (null before any) and how many were written. */
+  postCode: { last: number | null; count: number };
+  /** Guest writes to the firmware ROM, dropped. */
+  romWrites: number;
 }
 
 /** Read every counter from the core and attribute each address through the buses. */
-export function collectStats(core: Core, pio: IoBus, mmio: IoBus): TrapStats {
+export function collectStats(core: Core, pio: IoBus, mmio: IoBus, post: PostPort): TrapStats {
   const ports: AddressCount[] = [];
   for (let port = 0; port < 0x10000; port++) {
     const [reads, writes] = core.portCounts(port);
@@ -63,5 +68,7 @@ export function collectStats(core: Core, pio: IoBus, mmio: IoBus): TrapStats {
     devices: [...byDevice.values()].sort((a, b) => b.reads + b.writes - (a.reads + a.writes)),
     exceptions: core.ctl("C_EXC_COUNT"),
     interrupts: core.ctl("C_IRQ_COUNT"),
+    postCode: { last: post.lastCode < 0 ? null : post.lastCode, count: post.count },
+    romWrites: core.ctl("C_ROM_WRITES"),
   };
 }

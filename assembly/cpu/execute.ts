@@ -24,6 +24,7 @@ import { portIn, portOut } from "../io";
 import { read8, read16, read32 } from "./memory";
 import { raise, raiseNoCode, faulted, EXC_GP, EXC_UD, EXC_BR, EXC_NM } from "./fault";
 import { step0f } from "./execute0f";
+import { fpuEscape, fpuWait } from "./fpu/execute";
 import { STATE_BASE, S_HALTED, S_INT_SHADOW, CTL_BASE, C_ERR_OPCODE, C_ERR_EIP } from "../layout";
 
 /** Set when the current instruction is one the core does not implement (stop, report). */
@@ -290,8 +291,9 @@ function execute(op: u32): void {
       farCall(sel, off, osz());
       return;
     }
-    case 0x9b: // FWAIT: #NM when MP and TS are both set; no pending x87 exceptions otherwise
+    case 0x9b: // FWAIT: #NM when MP and TS are both set, then pending x87 exceptions
       if ((load<u32>(STATE_BASE + 136) & 0xa) == 0xa) raiseNoCode(EXC_NM);
+      else fpuWait();
       return;
     case 0x9c: // PUSHF
       if (vm86() && !iopl_ok()) return raise(EXC_GP, 0);
@@ -783,9 +785,9 @@ function bcdFlags(r: u32, c: u32, a: u32): void {
   setFlags(f);
 }
 
-/** x87 escape opcodes: #NM per CR0.EM/TS (SDM vol. 3 §2.5); the FPU itself is not built yet. */
+/** x87 escape opcodes: #NM per CR0.EM/TS (SDM vol. 3 §2.5), then the FPU (cpu/fpu/). */
 function x87Escape(op: u32): void {
   const c0 = load<u32>(STATE_BASE + 136);
   if ((c0 & 0xc) != 0) return raiseNoCode(EXC_NM);
-  notImplemented(op);
+  fpuEscape(op);
 }

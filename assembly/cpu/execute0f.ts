@@ -17,6 +17,10 @@ import {
   S_DR, S_INSTRET, S_SYSENTER,
 } from "../layout";
 import { cpuid } from "./cpuid";
+import { group15 } from "./fpu/execute";
+import { setSegCache, setCpl, CS as SEG_CS, ESP } from "./state";
+import { FLAT_CODE_ATTR, FLAT_DATA_ATTR } from "./segments";
+import { F_VM, F_IF, F_RF } from "./flags";
 
 function privileged(): bool {
   if (protectedMode() && cpl() != 0) {
@@ -168,6 +172,7 @@ export function step0f(op: u32): void {
       return;
     }
     case 0xc7: cmpxchg8b(); return;
+    case 0xae: group15(); return; // FXSAVE / FXRSTOR
     default:
       undefinedOrLater(op);
   }
@@ -176,7 +181,12 @@ export function step0f(op: u32): void {
 /** 0F opcodes an i686 defines that are not built yet stop the run; all others are #UD. */
 function undefinedOrLater(op: u32): void {
   switch (op) {
-    case 0x02: case 0x03: case 0x34: case 0x35: case 0x33: case 0x05: case 0x07:
+    case 0x02: case 0x03: // LAR / LSL
+      larLsl(op == 0x02);
+      return;
+    case 0x34: sysenter(); return;
+    case 0x35: sysexit(); return;
+    case 0x33: case 0x05: case 0x07:
       notImplemented(0x0f00 | op);
       return;
     default:
@@ -249,9 +259,98 @@ function group6(): void {
       loadSystemSegment(regField == 2 ? S_LDTR : S_TR, sel);
       return;
     }
+    case 4: case 5: { // VERR / VERW
+      const sel = rmRead(1);
+      if (faulted()) return;
+      setZf(verifySegment(sel, regField == 5));
+      return;
+    }
     default:
-      notImplemented(0x0f00);
+      raiseNoCode(EXC_UD);
   }
+}
+
+// ---- LAR LSL VERR VERW (SDM vol. 2): report through ZF, never fault on a bad selector ----
+
+@inline function setZf(on: bool): void {
+  setFlags(on ? getFlags() | F_ZF : getFlags() & ~F_ZF);
+}
+
+/**
+ * Read the descriptor for `sel` if the selector is not null and lies inside its table; false
+ * (no fault) otherwise. A page fault while reading the table is still raised.
+ */
+function peekDescriptor(sel: u32): bool {
+  if ((sel & 0xfffc) == 0) return false;
+  const limit = (sel & 4) != 0 ? load<u32>(STATE_BASE + S_LDTR + 8) : load<u32>(STATE_BASE + S_GDTR_LIMIT);
+  if ((sel & 4) != 0 && (load<u32>(STATE_BASE + S_LDTR) & 0xfffc) == 0) return false;
+  if ((sel | 7) > limit) return false;
+  return readDescriptor(sel);
+}
+
+/** Privilege rule shared by LAR/LSL/VERR/VERW: except for conforming code, DPL >= max(CPL, RPL). */
+function visibleAtCpl(sel: u32, attr: u32): bool {
+  if ((attr & 0x1c) == 0x1c) return true; // conforming code
+  const dpl = (attr >> 5) & 3;
+  return dpl >= cpl() && dpl >= (sel & 3);
+}
+
+/** LAR (0F 02) and LSL (0F 03): access rights or the segment limit of a descriptor. */
+function larLsl(isLar: bool): void {
+  if (realOrV86()) return raiseNoCode(EXC_UD);
+  decodeModRM();
+  const sel = rmRead(1);
+  if (faulted()) return;
+  if (!peekDescriptor(sel)) {
+    if (!faulted()) setZf(false);
+    return;
+  }
+  const attr = descAttr(descHi);
+  if ((attr & 0x10) == 0) {
+    // System descriptors: LAR accepts TSSs, LDTs, call and task gates; LSL only TSSs and LDTs.
+    const t = attr & 0xf;
+    const ok = isLar
+      ? t == 1 || t == 2 || t == 3 || t == 4 || t == 5 || t == 9 || t == 0xb || t == 0xc
+      : t == 1 || t == 2 || t == 3 || t == 9 || t == 0xb;
+    if (!ok) return setZf(false);
+  }
+  if (!visibleAtCpl(sel, attr)) return setZf(false);
+  if (isLar) setReg(osz(), regField, o32 ? descHi & 0x00f0ff00 : descHi & 0xff00);
+  else setReg(osz(), regField, descLimit(descLo, descHi));
+  setZf(true);
+}
+
+/** VERR / VERW: is the segment readable / writable at the current CPL and the selector's RPL? */
+function verifySegment(sel: u32, write: bool): bool {
+  if (!peekDescriptor(sel)) return false;
+  const attr = descAttr(descHi);
+  if ((attr & 0x10) == 0) return false;
+  const code = (attr & 0x8) != 0;
+  if (write ? code || (attr & 2) == 0 : code && (attr & 2) == 0) return false;
+  return visibleAtCpl(sel, attr);
+}
+
+// ---- SYSENTER / SYSEXIT (SDM vol. 2): flat segments derived from IA32_SYSENTER_CS ----
+
+function sysenter(): void {
+  const cs = load<u32>(STATE_BASE + S_SYSENTER) & 0xffff;
+  if (!protectedMode() || (cs & 0xfffc) == 0) return raise(EXC_GP, 0);
+  setFlags(getFlags() & ~(F_VM | F_IF | F_RF));
+  setSegCache(SEG_CS, cs & 0xfffc, 0, 0xffffffff, FLAT_CODE_ATTR);
+  setSegCache(SS, (cs + 8) & 0xfffc, 0, 0xffffffff, FLAT_DATA_ATTR);
+  setCpl(0);
+  setReg32(ESP, load<u32>(STATE_BASE + S_SYSENTER + 4));
+  setNextEip(load<u32>(STATE_BASE + S_SYSENTER + 8));
+}
+
+function sysexit(): void {
+  const cs = load<u32>(STATE_BASE + S_SYSENTER) & 0xffff;
+  if (!protectedMode() || realOrV86() || cpl() != 0 || (cs & 0xfffc) == 0) return raise(EXC_GP, 0);
+  setSegCache(SEG_CS, ((cs + 16) & 0xfffc) | 3, 0, 0xffffffff, FLAT_CODE_ATTR | 0x60);
+  setSegCache(SS, ((cs + 24) & 0xfffc) | 3, 0, 0xffffffff, FLAT_DATA_ATTR | 0x60);
+  setCpl(3);
+  setReg32(ESP, reg32(ECX));
+  setNextEip(reg32(EDX));
 }
 
 function storeSelector(sel: u32): void {

@@ -8,6 +8,7 @@ import { loadSegReal, loadCodeSegment, loadSegProtected, realOrV86, readDescript
 import { sysRead32 } from "./memory";
 import { raise, faulted, EXC_GP, EXC_NP, EXC_TS } from "./fault";
 import { STATE_BASE, S_TR } from "../layout";
+import { farTaskTransfer } from "./task";
 
 export function farJump(sel: u32, off: u32, sz: u32): void {
   if (realOrV86()) {
@@ -20,7 +21,7 @@ export function farJump(sel: u32, off: u32, sz: u32): void {
     return;
   }
   if (!checkDirectTarget(sel)) return;
-  if (!loadCodeSegment(sel, cpl())) return;
+  if (!loadCodeSegment(sel, cpl(), sz == 2 ? off : off & 0xffff)) return;
   setNextEip(sz == 2 ? off : off & 0xffff);
 }
 
@@ -48,7 +49,7 @@ export function farCall(sel: u32, off: u32, sz: u32): void {
   push(sz, retCs);
   push(sz, retEip);
   if (faulted()) return;
-  if (!loadCodeSegment(sel, cpl())) {
+  if (!loadCodeSegment(sel, cpl(), sz == 2 ? off : off & 0xffff)) {
     setSp(sp);
     return;
   }
@@ -84,8 +85,12 @@ function gateTransfer(sel: u32, isCall: bool, sz: u32): void {
   const attr = descAttr(descHi);
   const type = attr & 0xf;
   const gateDpl = (attr >> 5) & 3;
+  if (type == 0x1 || type == 0x9 || type == 0x5) {
+    farTaskTransfer(sel, isCall); // available TSS or task gate: a task switch (task.ts)
+    return;
+  }
   if (type != 0x4 && type != 0xc) {
-    raise(EXC_GP, sel & 0xfffc); // task gates / TSS: task switching not yet built
+    raise(EXC_GP, sel & 0xfffc);
     return;
   }
   if (gateDpl < cpl() || gateDpl < (sel & 3)) {
@@ -140,7 +145,7 @@ function gateTransfer(sel: u32, isCall: bool, sz: u32): void {
     push(gsz, oldCs);
     push(gsz, nextEip);
     if (faulted()) return;
-    if (!loadCodeSegment(target, dpl)) return;
+    if (!loadCodeSegment(target, dpl, offset)) return;
     setNextEip(offset);
     return;
   }
@@ -149,6 +154,6 @@ function gateTransfer(sel: u32, isCall: bool, sz: u32): void {
     push(gsz, nextEip);
     if (faulted()) return;
   }
-  if (!loadCodeSegment(target, conforming ? cpl() : dpl)) return;
+  if (!loadCodeSegment(target, conforming ? cpl() : dpl, gate32 ? offset : offset & 0xffff)) return;
   setNextEip(gate32 ? offset : offset & 0xffff);
 }

@@ -15,6 +15,7 @@ import {
 } from "./segments";
 import { raise, faulted, clearFault, faultVector, faultCode, faultHasCode, EXC_GP, EXC_NP, EXC_DF, EXC_TS, EXC_SS } from "./fault";
 import { ES, DS, FS, GS } from "./state";
+import { readTssDescriptor, taskSwitch, iretTask, TASK_INT } from "./task";
 
 /** Set when a triple fault happened: the run loop stops with STOP_SHUTDOWN. */
 export let shutdown: bool = false;
@@ -73,7 +74,14 @@ export function interrupt(vector: u32, soft: bool, hasCode: bool, code: u32, ret
     raise(EXC_NP, vector * 8 + 2 + ext);
     return;
   }
-  // 0x0E/0x0F: 32-bit interrupt/trap gate; 0x06/0x07: 16-bit. Task gates (0x05) need task switching.
+  // 0x05: task gate (SDM §6.12.2): switch to the task, which gets the error code on its stack.
+  if (type == 0x05) {
+    const tssSel = lo >>> 16;
+    if (!readTssDescriptor(tssSel, false, EXC_GP, ext)) return;
+    taskSwitch(tssSel, TASK_INT, retEip, hasCode, code, ext);
+    return;
+  }
+  // 0x0E/0x0F: 32-bit interrupt/trap gate; 0x06/0x07: 16-bit.
   if (type != 0x0e && type != 0x0f && type != 0x06 && type != 0x07) {
     raise(EXC_GP, vector * 8 + 2 + ext);
     return;
@@ -233,8 +241,7 @@ export function iret(sz: u32): void {
     return;
   }
   if ((sysFlags() & F_NT) != 0) {
-    // Return from a nested task: needs the task-switch machinery.
-    raise(EXC_GP, 0);
+    iretTask(); // return from a nested task through the back-link (task.ts)
     return;
   }
   const sp = spOffset();
@@ -258,22 +265,16 @@ export function iret(sz: u32): void {
     const newEsp = sz == 2 ? read32(SS, sp + 3 * n) : read16(SS, sp + 3 * n);
     const newSs = read16(SS, sp + 4 * n);
     if (faulted()) return;
-    if (!loadCodeSegment(newCs, rpl)) return;
+    if (!loadCodeSegment(newCs, rpl, sz == 2 ? newEip : newEip & 0xffff)) return;
     if (!loadSegProtected(SS, newSs)) {
       setCpl(oldCpl);
       return;
     }
     if (sz == 2) setReg32(ESP, newEsp);
     else setSp(newEsp);
-    for (let s: u32 = 0; s < 6; s++) {
-      if (s == CS || s == SS) continue;
-      const a = segAttr(s);
-      const dpl = (a >> 5) & 3;
-      const codeConforming = (a & 0xc) == 0xc;
-      if ((a & 0x10) != 0 && !codeConforming && dpl < rpl) setSegCache(s, 0, 0, 0, 0);
-    }
+    invalidateDataSegments(rpl);
   } else {
-    if (!loadCodeSegment(newCs, rpl)) return;
+    if (!loadCodeSegment(newCs, rpl, sz == 2 ? newEip : newEip & 0xffff)) return;
     setSp(sp + 3 * n);
   }
   setEip(sz == 2 ? newEip : newEip & 0xffff);
@@ -308,6 +309,20 @@ function returnToV86(sp: u32, newEip: u32, newCs: u32, newFlags: u32): void {
   setEip(newEip & 0xffff);
 }
 
+/**
+ * After IRET or RETF to an outer level: a data or non-conforming code segment the new CPL may
+ * not use is loaded with a null selector (SDM vol. 2 "IRET", "RET" pseudo-code).
+ */
+function invalidateDataSegments(newCpl: u32): void {
+  for (let s: u32 = 0; s < 6; s++) {
+    if (s == CS || s == SS) continue;
+    const a = segAttr(s);
+    const dpl = (a >> 5) & 3;
+    const codeConforming = (a & 0xc) == 0xc && (a & 0x8) != 0;
+    if ((a & 0x10) != 0 && !codeConforming && dpl < newCpl) setSegCache(s, 0, 0, 0, 0);
+  }
+}
+
 /** Far return / far jump helpers used by RETF and JMP/CALL far in protected mode. */
 export function farReturnProtected(newEip: u32, newCs: u32, sz: u32, extra: u32): void {
   const rpl = newCs & 3;
@@ -322,14 +337,15 @@ export function farReturnProtected(newEip: u32, newCs: u32, sz: u32, extra: u32)
     const newSs = read16(SS, sp + 3 * n + extra);
     if (faulted()) return;
     const oldCpl = cpl();
-    if (!loadCodeSegment(newCs, rpl)) return;
+    if (!loadCodeSegment(newCs, rpl, sz == 2 ? newEip : newEip & 0xffff)) return;
     if (!loadSegProtected(SS, newSs)) {
       setCpl(oldCpl);
       return;
     }
     setSp(newEsp + extra);
+    invalidateDataSegments(rpl);
   } else {
-    if (!loadCodeSegment(newCs, rpl)) return;
+    if (!loadCodeSegment(newCs, rpl, sz == 2 ? newEip : newEip & 0xffff)) return;
     setSp(sp + 2 * n + extra);
   }
   setEip(sz == 2 ? newEip : newEip & 0xffff);

@@ -7,6 +7,7 @@ import { RAM_BASE, CTL_BASE, C_MMIO_READ, C_MMIO_WRITE, C_MMIO_UNTRACKED, MMIO_C
 import { hostMmioRead, hostMmioWrite } from "../host";
 import { segBase, segLimit, segAttr, cr0, cpl, CR0_PG, CR0_WP, SS } from "./state";
 import { raise, faulted, EXC_GP, EXC_SS, EXC_PF } from "./fault";
+import { S_EFLAGS } from "../layout";
 
 // ---------------------------------------------------------------- physical
 
@@ -296,6 +297,11 @@ export function sysRead32(lin: u32): u32 {
 export function segCheck(s: u32, off: u32, len: u32): bool {
   const lim = segLimit(s);
   const attr = segAttr(s);
+  // A null (unusable) segment faults on any access in protected mode (SDM vol. 3 §3.4.2).
+  if ((attr & 0x80) == 0 && segTypeChecked()) {
+    raise(s == SS ? EXC_SS : EXC_GP, 0);
+    return false;
+  }
   let ok: bool;
   if ((attr & 0x1c) == 0x14) {
     const upper: u32 = (attr & 0x4000) != 0 ? 0xffffffff : 0xffff;
@@ -319,12 +325,27 @@ export function read32(s: u32, off: u32): u32 {
   if (!segCheck(s, off, 4)) return 0;
   return linRead32(segBase(s) + off);
 }
+/**
+ * Protected-mode type check for a data write (SDM vol. 3 §5.4): only a writable data segment
+ * may be written; code and read-only data segments raise #GP(0) (#SS(0) through SS).
+ */
+@inline function writableSeg(s: u32): bool {
+  if ((segAttr(s) & 0x1a) == 0x12 || !segTypeChecked()) return true;
+  raise(s == SS ? EXC_SS : EXC_GP, 0);
+  return false;
+}
+
+/** Segment types and null selectors are enforced in protected mode only (not real mode, not V86). */
+function segTypeChecked(): bool {
+  return (cr0() & 1) != 0 && (load<u32>(STATE_BASE + S_EFLAGS) & 0x20000) == 0;
+}
+
 export function write8(s: u32, off: u32, v: u32): void {
-  if (segCheck(s, off, 1)) linWrite8(segBase(s) + off, v);
+  if (writableSeg(s) && segCheck(s, off, 1)) linWrite8(segBase(s) + off, v);
 }
 export function write16(s: u32, off: u32, v: u32): void {
-  if (segCheck(s, off, 2)) linWrite16(segBase(s) + off, v);
+  if (writableSeg(s) && segCheck(s, off, 2)) linWrite16(segBase(s) + off, v);
 }
 export function write32(s: u32, off: u32, v: u32): void {
-  if (segCheck(s, off, 4)) linWrite32(segBase(s) + off, v);
+  if (writableSeg(s) && segCheck(s, off, 4)) linWrite32(segBase(s) + off, v);
 }

@@ -146,7 +146,7 @@ export function loadSeg(s: u32, sel: u32): bool {
  * Load CS for a far JMP/CALL/RET/IRET to a code segment in protected mode. Gates and task
  * switches are handled by the callers. Sets CPL from the new CS.
  */
-export function loadCodeSegment(sel: u32, newCpl: u32): bool {
+export function loadCodeSegment(sel: u32, newCpl: u32, newEip: u32 = 0): bool {
   sel &= 0xffff;
   if ((sel & 0xfffc) == 0) {
     raise(EXC_GP, 0);
@@ -160,6 +160,11 @@ export function loadCodeSegment(sel: u32, newCpl: u32): bool {
   }
   if ((attr & ATTR_P) == 0) {
     raise(EXC_NP, sel & 0xfffc);
+    return false;
+  }
+  // The new EIP must lie within the new code segment: #GP(0) at the transferring instruction.
+  if (newEip > descLimit(descLo, descHi)) {
+    raise(EXC_GP, 0);
     return false;
   }
   setAccessed();

@@ -13,5 +13,7 @@ export const EXIT_TRIPLE_FAULT = 6;
 export const EXIT_HALTED = 8;
 /** The emulator met something it does not implement, or failed internally. */
 export const EXIT_INTERNAL = 10;
+/** The guest asked for a reset (port 0x92 fast reset); trapdoor does not reboot yet. */
+export const EXIT_RESET = 12;
 /** Interrupted by the user (Ctrl-C / SIGINT), as shells report 128 + SIGINT. */
 export const EXIT_INTERRUPTED = 130;

@@ -3,8 +3,10 @@
  *
  *   trapdoor run --kernel FILE [--append CMDLINE] [--memory 64M] [--timeout SECONDS]
  *                [--stats FILE.json] [--success-code N] [--post-codes]
+ *                [--debugcon stdio|stderr|[file:]PATH [--debugcon-port N]]
+ *   trapdoor run --bios FILE [same options but --append]
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { Machine, type RunOutcome } from "../machine.js";
 import { BootImageError } from "../boot/boot-error.js";
@@ -16,16 +18,25 @@ import {
   EXIT_TRIPLE_FAULT,
   EXIT_HALTED,
   EXIT_INTERNAL,
+  EXIT_RESET,
   EXIT_INTERRUPTED,
 } from "./exit-codes.js";
 
 const USAGE = `usage: trapdoor run --kernel FILE [options]
+       trapdoor run --bios FILE [options]
 
-Boot a Multiboot kernel and stream its serial console (COM1) to stdout.
+Boot a Multiboot kernel, or firmware from its reset vector, and stream the serial
+console (COM1) to stdout.
 
 options:
   --kernel FILE         Multiboot v1 kernel (ELF32 or a.out kludge)          (QEMU: -kernel)
   --append CMDLINE      kernel command line                                  (QEMU: -append)
+  --bios FILE           firmware ROM image, a multiple of 4 KiB up to 16 MiB,
+                        mapped below 4 GiB and its last 128 KiB below 1 MiB; the
+                        CPU starts at its reset vector (instead of --kernel) (QEMU: -bios)
+  --debugcon OUT        debug console port output: stdio, stderr, a file PATH
+                        or file:PATH                                         (QEMU: -debugcon)
+  --debugcon-port N     the debug console's I/O port (default 0xe9)
   -m, --memory SIZE     guest RAM, e.g. 64M, 512M, 1G (default 64M)          (QEMU: -m)
   --timeout SECONDS     stop the guest after this much host time
   --stats FILE.json     write the trap counters to FILE.json at the end
@@ -35,13 +46,20 @@ options:
 
 exit status: the guest's debug-exit code ((v << 1) | 1, always odd); 0 on success
 (see --success-code); ${EXIT_USAGE} bad usage or image; ${EXIT_TIMEOUT} timeout; ${EXIT_TRIPLE_FAULT} triple fault;
-${EXIT_HALTED} guest halted for good; ${EXIT_INTERNAL} emulator limitation/error; ${EXIT_INTERRUPTED} interrupted.`;
+${EXIT_HALTED} guest halted for good; ${EXIT_INTERNAL} emulator limitation/error; ${EXIT_RESET} guest requested a reset;
+${EXIT_INTERRUPTED} interrupted.`;
 
 class UsageError extends Error {}
 
+/** Where the debug console goes: stdout, stderr, or a file. */
+type DebugconTarget = { kind: "stdout" } | { kind: "stderr" } | { kind: "file"; path: string };
+
 interface RunArgs {
-  kernel: string;
+  kernel: string | undefined;
+  bios: string | undefined;
   append: string;
+  debugcon: DebugconTarget | undefined;
+  debugconPort: number | undefined;
   memory: number;
   timeoutMs: number | undefined;
   stats: string | undefined;
@@ -59,6 +77,9 @@ function parseRunArgs(argv: string[]): RunArgs | "help" {
       options: {
         kernel: { type: "string" },
         append: { type: "string" },
+        bios: { type: "string" },
+        debugcon: { type: "string" },
+        "debugcon-port": { type: "string" },
         memory: { type: "string", short: "m" },
         timeout: { type: "string" },
         stats: { type: "string" },
@@ -72,7 +93,21 @@ function parseRunArgs(argv: string[]): RunArgs | "help" {
   }
   const v = parsed.values;
   if (v.help) return "help";
-  if (v.kernel === undefined) throw new UsageError("--kernel FILE is required");
+  if (v.kernel !== undefined && v.bios !== undefined) throw new UsageError("use either --bios or --kernel");
+  if (v.kernel === undefined && v.bios === undefined)
+    throw new UsageError("--kernel FILE is required (or boot firmware with --bios FILE)");
+  if (v.append !== undefined && v.kernel === undefined) throw new UsageError("--append needs --kernel");
+  const debugcon = v.debugcon === undefined ? undefined : parseDebugconTarget(v.debugcon);
+  let debugconPort: number | undefined;
+  if (v["debugcon-port"] !== undefined) {
+    if (debugcon === undefined) throw new UsageError("--debugcon-port needs --debugcon");
+    debugconPort = parsePort(v["debugcon-port"]);
+    if (debugconPort === undefined) {
+      throw new UsageError(
+        `--debugcon-port wants an I/O port from 0 to 0xffff (e.g. 0xe9 or 0x402), got "${v["debugcon-port"]}"`,
+      );
+    }
+  }
   let memory: number;
   try {
     memory = parseMemorySize(v.memory ?? "64M");
@@ -95,13 +130,58 @@ function parseRunArgs(argv: string[]): RunArgs | "help" {
   }
   return {
     kernel: v.kernel,
+    bios: v.bios,
     append: v.append ?? "",
+    debugcon,
+    debugconPort,
     memory,
     timeoutMs,
     stats: v.stats,
     successCode,
     postCodes: v["post-codes"] ?? false,
   };
+}
+
+/** QEMU's -debugcon chardev spellings we take: `stdio`, `stderr`, `file:PATH`, or a bare PATH. */
+function parseDebugconTarget(text: string): DebugconTarget {
+  if (text === "stdio") return { kind: "stdout" };
+  if (text === "stderr") return { kind: "stderr" };
+  const path = text.startsWith("file:") ? text.slice(5) : text;
+  if (path === "") throw new UsageError(`--debugcon wants stdio, stderr, PATH or file:PATH, got "${text}"`);
+  return { kind: "file", path };
+}
+
+/** A port number in decimal or 0x-hex, 0 to 0xFFFF; undefined when it is not one. */
+function parsePort(text: string): number | undefined {
+  if (!/^(0x[0-9a-f]+|\d+)$/i.test(text)) return undefined;
+  const n = Number(text);
+  return n <= 0xffff ? n : undefined;
+}
+
+/** Read a file named on the command line, or fail with a usage error naming what it was for. */
+function readInput(what: string, path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new UsageError(
+      `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+}
+
+/** Open the debug console's output; returns the writer and a function that closes it. */
+function openDebugcon(target: DebugconTarget): { write: (bytes: Uint8Array) => void; close: () => void } {
+  if (target.kind === "stdout") return { write: (b) => void process.stdout.write(b), close: () => {} };
+  if (target.kind === "stderr") return { write: (b) => void process.stderr.write(b), close: () => {} };
+  let fd: number;
+  try {
+    fd = openSync(target.path, "w");
+  } catch (e) {
+    throw new UsageError(
+      `cannot open debugcon output ${target.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+  return { write: (b) => void writeSync(fd, b), close: () => closeSync(fd) };
 }
 
 /** Map a run outcome to the process exit code and an optional message for stderr. */
@@ -124,20 +204,33 @@ export function exitStatus(outcome: RunOutcome, successCode?: number): { code: n
       return { code: EXIT_INTERNAL, message: outcome.message };
     case "stopped":
       return { code: EXIT_INTERRUPTED, message: "interrupted" };
+    case "reset":
+      return {
+        code: EXIT_RESET,
+        message: "the guest requested a reset (port 0x92 fast reset); trapdoor does not reboot yet",
+      };
     case "instruction-limit":
       return { code: EXIT_TIMEOUT, message: "instruction limit reached" };
   }
 }
 
 async function run(args: RunArgs): Promise<number> {
-  let image: Uint8Array;
+  const image = args.kernel !== undefined ? readInput("kernel", args.kernel) : undefined;
+  const bios = args.bios !== undefined ? readInput("firmware", args.bios) : undefined;
+  const debugcon = args.debugcon !== undefined ? openDebugcon(args.debugcon) : undefined;
   try {
-    image = readFileSync(args.kernel);
-  } catch (e) {
-    throw new UsageError(
-      `cannot read kernel ${args.kernel}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
+    return await runMachine(args, image, bios, debugcon?.write);
+  } finally {
+    debugcon?.close();
   }
+}
+
+async function runMachine(
+  args: RunArgs,
+  image: Uint8Array | undefined,
+  bios: Uint8Array | undefined,
+  debugcon: ((bytes: Uint8Array) => void) | undefined,
+): Promise<number> {
   let machine: Machine;
   try {
     machine = await Machine.create({
@@ -145,18 +238,24 @@ async function run(args: RunArgs): Promise<number> {
       onPostCode: args.postCodes
         ? (c) => process.stderr.write(`POST 0x${c.toString(16).padStart(2, "0")}\n`)
         : undefined,
+      bios,
+      debugcon: debugcon && { port: args.debugconPort, output: debugcon },
     });
   } catch (e) {
-    // Machine.create refuses impossible configurations (e.g. RAM sizes) with a RangeError.
+    // Machine.create refuses impossible configurations (e.g. RAM sizes) with a RangeError, and a
+    // firmware image it cannot map with a BootImageError.
     if (e instanceof RangeError) throw new UsageError(e.message);
+    if (e instanceof BootImageError) throw new UsageError(`${args.bios}: ${e.message}`);
     throw e;
   }
   machine.onSerialOutput((bytes) => process.stdout.write(bytes));
-  try {
-    machine.loadMultiboot(image, { cmdline: args.append });
-  } catch (e) {
-    if (e instanceof BootImageError) throw new UsageError(`${args.kernel}: ${e.message}`);
-    throw e;
+  if (image !== undefined) {
+    try {
+      machine.loadMultiboot(image, { cmdline: args.append });
+    } catch (e) {
+      if (e instanceof BootImageError) throw new UsageError(`${args.kernel}: ${e.message}`);
+      throw e;
+    }
   }
   const onSigint = () => machine.stop();
   process.on("SIGINT", onSigint);

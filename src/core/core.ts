@@ -15,7 +15,8 @@ export interface CoreHost {
 
 /** The functions the core exports (see assembly/index.ts). */
 interface CoreFunctions {
-  reset(ramSize: number): void;
+  reset(ramSize: number, romSize: number): void;
+  setA20(enabled: number): void;
   run(budget: number): number;
   requestStop(reason: number): void;
   currentLinearEip(): number;
@@ -79,6 +80,11 @@ export class Core {
   /** Guest RAM: guest-physical address p is ram[p]. */
   readonly ram: Uint8Array;
   readonly ramSize: number;
+  /**
+   * The firmware ROM (empty without one): the host copies the image here. The guest sees it,
+   * read-only, at [4 GiB - size, 4 GiB) and its last min(size, 128 KiB) bytes below 1 MiB.
+   */
+  readonly rom: Uint8Array;
   private readonly fn: CoreFunctions;
   private readonly u32: Uint32Array;
 
@@ -86,6 +92,7 @@ export class Core {
     readonly memory: WebAssembly.Memory,
     instance: WebAssembly.Instance,
     ramSize: number,
+    romSize: number,
   ) {
     const layout: Record<string, number> = {};
     for (const [name, v] of Object.entries(instance.exports)) {
@@ -96,21 +103,31 @@ export class Core {
     this.u32 = new Uint32Array(memory.buffer);
     this.ramSize = ramSize;
     this.ram = new Uint8Array(memory.buffer, this.at("RAM_BASE"), ramSize);
-    this.fn.reset(ramSize);
+    this.rom = new Uint8Array(memory.buffer, this.at("RAM_BASE") + ramSize, romSize);
+    this.fn.reset(ramSize, romSize);
   }
 
   /**
    * Instantiate the core with `ramSize` bytes of guest RAM (a multiple of 64 KiB, at most
-   * 4 GiB minus the core's own area). The memory is shared, sized once and never grown, so
+   * 4 GiB minus the core's own area) and room for a `romSize`-byte firmware ROM (a multiple of
+   * 4 KiB up to 16 MiB; 0 for none). The memory is shared, sized once and never grown, so
    * views of it stay valid and a Worker can share it.
    */
-  static async create(host: CoreHost, ramSize: number, module?: WebAssembly.Module): Promise<Core> {
+  static async create(
+    host: CoreHost,
+    ramSize: number,
+    module?: WebAssembly.Module,
+    romSize = 0,
+  ): Promise<Core> {
     const mod = module ?? (await compileCore());
     if (!Number.isInteger(ramSize) || ramSize <= 0 || ramSize % PAGE !== 0) {
       throw new RangeError(`guest RAM size must be a positive multiple of 64 KiB, got ${ramSize}`);
     }
+    if (!Number.isInteger(romSize) || romSize < 0 || romSize % 4096 !== 0 || romSize > 16 * 1024 * 1024) {
+      throw new RangeError(`firmware ROM size must be a multiple of 4 KiB up to 16 MiB, got ${romSize}`);
+    }
     const ramBase = 0x0100_0000;
-    const pages = (ramBase + ramSize) / PAGE;
+    const pages = Math.ceil((ramBase + ramSize + romSize) / PAGE);
     if (pages > 65536) throw new RangeError(`guest RAM of ${ramSize} bytes does not fit a 4 GiB wasm memory`);
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     let core: Core | undefined;
@@ -137,7 +154,7 @@ export class Core {
     ) {
       throw new Error("trapdoor core: RAM_BASE differs from the wrapper's expectation; rebuild both");
     }
-    core = new Core(memory, instance, ramSize);
+    core = new Core(memory, instance, ramSize, romSize);
     return core;
   }
 
@@ -162,8 +179,17 @@ export class Core {
     this.u32[(this.at("CTL_BASE") + this.at(name)) >>> 2] = v >>> 0;
   }
 
+  /** Power-on reset of the CPU and the control block (A20 on); RAM and the ROM keep their bytes. */
   reset(): void {
-    this.fn.reset(this.ramSize);
+    this.fn.reset(this.ramSize, this.rom.length);
+  }
+
+  /** The A20 gate: when off, guest-physical address bit 20 reads as 0 (the 8086 1 MiB wrap). */
+  get a20(): boolean {
+    return this.ctl("C_A20_MASK") === 0xffffffff;
+  }
+  set a20(enabled: boolean) {
+    this.fn.setA20(enabled ? 1 : 0);
   }
 
   /** Run up to `budget` instructions. */

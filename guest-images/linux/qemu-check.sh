@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Boot the Linux guest under QEMU (the independent reference) and check that it reaches the shell
+# and that its drivers find the devices trapdoor will emulate:
+#   - Pentium II CPU (-cpu pentium2: no local APIC), 64 MiB, serial console on stdio
+#   - an ext2 disk on virtio-blk (/dev/vda) and one on PIIX IDE via libata (/dev/sda)
+# Waits for the banner, types commands, and exits when the guest reboots (-no-reboot).
+#
+#   guest-images/linux/qemu-check.sh [DIR]   DIR: the images (default: build.sh --print-path)
+#
+# Needs qemu-system-x86 and e2fsprogs (installed with apt-get when missing). Prints the console
+# transcript and the seconds from start to the banner; exits non-zero if a check fails.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+dir=${1:-$("$here/build.sh" --print-path)}
+for tool in qemu-system-i386:qemu-system-x86 mke2fs:e2fsprogs; do
+    if ! command -v "${tool%%:*}" >/dev/null; then
+        apt-get install -y -qq --no-install-recommends "${tool##*:}" >&2
+    fi
+done
+
+t=$(mktemp -d "${TMPDIR:-/tmp}/trapdoor-qemu.XXXXXX")
+qpid=
+cleanup() {
+    [ -n "$qpid" ] && kill "$qpid" 2>/dev/null || true
+    rm -rf "$t"
+}
+trap cleanup EXIT
+
+# Two small ext2 disks, each with a file naming the bus it is on.
+for bus in virtio ide; do
+    mkdir -p "$t/$bus-root"
+    echo "hello from the $bus disk" >"$t/$bus-root/hello.txt"
+    mke2fs -q -t ext2 -d "$t/$bus-root" "$t/$bus.img" 4M
+done
+
+mkfifo "$t/in"
+start=$(date +%s.%N)
+timeout 180 qemu-system-i386 -M pc -cpu pentium2 -m 64 -display none -monitor none \
+    -serial stdio -no-reboot \
+    -kernel "$dir/bzImage" -initrd "$dir/initramfs.cpio.gz" \
+    -append "console=ttyS0 pci=conf1 earlyprintk=serial,ttyS0,115200" \
+    -drive "file=$t/virtio.img,format=raw,if=virtio" \
+    -drive "file=$t/ide.img,format=raw,if=ide" \
+    <"$t/in" >"$t/out" 2>&1 &
+qpid=$!
+exec 3>"$t/in"
+
+ready=
+for _ in $(seq 1 1200); do
+    if grep -q "trapdoor linux guest ready" "$t/out"; then
+        ready=$(echo "$(date +%s.%N) - $start" | bc)
+        break
+    fi
+    kill -0 "$qpid" 2>/dev/null || break
+    sleep 0.1
+done
+if [ -z "$ready" ]; then
+    cat "$t/out"
+    echo "qemu-check: FAILED: no banner" >&2
+    exit 1
+fi
+sleep 1
+cat >&3 <<'EOF'
+echo hi from $(tty)
+uname -a
+cat /proc/cpuinfo
+cat /sys/devices/system/clocksource/clocksource0/current_clocksource
+cat /proc/interrupts
+ls /sys/bus/pci/devices
+cat /proc/partitions
+mount -t ext2 /dev/vda /mnt && cat /mnt/hello.txt && umount /mnt
+mount -t ext2 /dev/sda /mnt && cat /mnt/hello.txt && umount /mnt
+sleep 1 & jobs; wait
+echo checks-done
+reboot -f
+EOF
+wait "$qpid" || true
+qpid=
+exec 3>&-
+cat "$t/out"
+echo "---"
+echo "qemu-check: banner after ${ready} s"
+
+fails=0
+check() {
+    if grep -qE "$2" "$t/out"; then
+        echo "qemu-check: ok: $1"
+    else
+        echo "qemu-check: FAILED: $1" >&2
+        fails=$((fails + 1))
+    fi
+}
+check "shell on ttyS0" '^hi from /dev/ttyS0'
+check "kernel 6.1 i686" '^Linux trapdoor 6\.1\.[0-9]+ .* i686 GNU/Linux'
+check "no local APIC (cpuinfo flags)" '^flags[[:space:]]*:'
+! grep -qE '^flags.* apic( |$)' "$t/out" || { echo "qemu-check: FAILED: cpu has apic" >&2; fails=$((fails + 1)); }
+check "tsc clocksource" '^tsc$'
+check "virtio-blk ext2" '^hello from the virtio disk'
+check "PIIX IDE ext2" '^hello from the ide disk'
+check "commands finished" '^checks-done'
+[ $fails = 0 ] || exit 1
+echo "qemu-check: all checks passed"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Rebuild trapdoor's firmware test ROM: rom-hello.bin, a flat 64 KiB image.
+#
+# rom.S is assembled by gcc as 16/32-bit code, linked at address 0 (the image's
+# offsets are its labels) and flattened with objcopy. Needs only gcc (with -m32
+# support), GNU ld and objcopy. The output is reproducible: no debug info, no
+# build IDs, and objects go to a temporary directory.
+set -euo pipefail
+
+cd "$(dirname "$0")"
+here=$(pwd)
+
+export LC_ALL=C
+export SOURCE_DATE_EPOCH=0
+
+CC=${CC:-gcc}
+LD=${LD:-ld}
+OBJCOPY=${OBJCOPY:-objcopy}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+"$CC" -m32 -c -ffile-prefix-map="$here"=. rom.S -o "$tmp/rom.o"
+"$LD" -m elf_i386 -Ttext=0 -e _start -nostdlib --build-id=none -o "$tmp/rom.elf" "$tmp/rom.o"
+"$OBJCOPY" -O binary -j .text "$tmp/rom.elf" "$tmp/rom-hello.bin"
+
+# A -bios image: exactly 64 KiB, with a far jump (0xEA) at the reset vector, offset 0xFFF0.
+size=$(stat -c %s "$tmp/rom-hello.bin")
+if (( size != 65536 )); then
+    echo "build.sh: rom-hello.bin is $size bytes, expected 65536" >&2
+    exit 1
+fi
+if [[ $(od -An -tx1 -j $((0xfff0)) -N1 "$tmp/rom-hello.bin" | tr -d ' ') != ea ]]; then
+    echo "build.sh: rom-hello.bin: no far jump at the reset vector" >&2
+    exit 1
+fi
+echo "rom-hello.bin: 65536 bytes, reset vector ok"
+
+# OUT_DIR (default: this directory) lets tests rebuild into a scratch directory and compare
+# with the committed image.
+out=${OUT_DIR:-.}
+cp "$tmp/rom-hello.bin" "$out/rom-hello.bin"
+(cd "$out" && sha256sum rom-hello.bin)

@@ -1,0 +1,45 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { Machine } from "../src/machine.js";
+
+// The cputest kernels (guest-images/cputest/README.md): each checks one area of the protected-mode
+// CPU that the instruction vectors cannot reach, prints PASS/FAIL lines on COM1 and exits through
+// port 0xF4 with 0 (all passed, exit code 1) or 1.
+const DIR = new URL("../guest-images/cputest/", import.meta.url);
+const SUITES = ["paging", "privilege", "exceptions", "tasks", "v86", "segments"];
+
+async function boot(suite: string) {
+  const m = await Machine.create({ memory: "16M" });
+  const chunks: Uint8Array[] = [];
+  m.onSerialOutput((b) => chunks.push(b));
+  m.loadMultiboot(readFileSync(new URL(`${suite}.elf`, DIR)), { cmdline: "" });
+  const outcome = await m.run({ timeoutMs: 20_000 });
+  const text = Buffer.concat(chunks).toString("latin1");
+  return { m, outcome, text };
+}
+
+describe("cputest kernels", () => {
+  for (const suite of SUITES) {
+    it(`${suite}: every check passes`, async () => {
+      const { outcome, text } = await boot(suite);
+      const lines = text.split("\n");
+      const failures = lines.filter((l) => l.startsWith("FAIL"));
+      expect(failures, failures.join("\n")).toEqual([]);
+      expect(lines.filter((l) => l.startsWith("PASS")).length).toBeGreaterThan(10);
+      expect(lines).toContain(
+        `cputest ${suite}: ${lines.filter((l) => l.startsWith("PASS")).length} passed, 0 failed`,
+      );
+      expect(outcome, text.slice(-2000)).toEqual({ kind: "debug-exit", exitCode: 1 });
+    });
+  }
+
+  it("runs deterministically: same output and instruction count twice", async () => {
+    for (const suite of ["tasks", "v86"]) {
+      const a = await boot(suite);
+      const b = await boot(suite);
+      expect(b.text).toBe(a.text);
+      expect(b.m.core.instructions).toBe(a.m.core.instructions);
+      expect(a.m.core.instructions).toBeGreaterThan(0);
+    }
+  });
+});
