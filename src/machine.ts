@@ -108,10 +108,7 @@ export class Machine {
     this.pio.map(DEBUG_EXIT_PORT, 4, this.debugExit);
     this.systemControlA = new SystemControlA({
       setA20: (enabled) => (this.core.a20 = enabled),
-      onReset: () => {
-        this.pendingReset = true;
-        this.core.requestStop();
-      },
+      onReset: () => this.requestReset(),
     });
     this.pio.map(SYSTEM_CONTROL_A_PORT, 1, this.systemControlA);
     if (options.debugcon !== undefined) {
@@ -255,6 +252,12 @@ export class Machine {
       this.serialOut = bigger;
     }
     this.serialOut[this.serialLen++] = b;
+  }
+
+  /** The guest asked for a reset: end the run with { kind: "reset" } after this instruction. */
+  private requestReset(): void {
+    this.pendingReset = true;
+    this.core.requestStop();
   }
 
   private debugconByte(b: number): void {

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 const HELLO = fileURLToPath(new URL("../guest-images/hello/", import.meta.url));
 
 describe("guest-images/hello", () => {
-  it("the committed images are exactly what build.sh makes from the sources", () => {
+  it("the committed images are exactly what build.sh makes from the sources", { timeout: 240_000 }, () => {
     const out = mkdtempSync(join(tmpdir(), "trapdoor-hello-"));
     const r = spawnSync("bash", [join(HELLO, "build.sh")], {
       env: { ...process.env, OUT_DIR: out },

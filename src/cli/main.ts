@@ -10,6 +10,7 @@ import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from "nod
 import { parseArgs } from "node:util";
 import { Machine, type RunOutcome } from "../machine.js";
 import { BootImageError } from "../boot/boot-error.js";
+import { checkBiosImage } from "../boot/bios.js";
 import { parseMemorySize } from "../memory-size.js";
 import {
   EXIT_OK,
@@ -217,6 +218,14 @@ export function exitStatus(outcome: RunOutcome, successCode?: number): { code: n
 async function run(args: RunArgs): Promise<number> {
   const image = args.kernel !== undefined ? readInput("kernel", args.kernel) : undefined;
   const bios = args.bios !== undefined ? readInput("firmware", args.bios) : undefined;
+  if (bios !== undefined) {
+    try {
+      checkBiosImage(bios);
+    } catch (e) {
+      if (e instanceof BootImageError) throw new UsageError(`${args.bios}: ${e.message}`);
+      throw e;
+    }
+  }
   const debugcon = args.debugcon !== undefined ? openDebugcon(args.debugcon) : undefined;
   try {
     return await runMachine(args, image, bios, debugcon?.write);
@@ -242,10 +251,8 @@ async function runMachine(
       debugcon: debugcon && { port: args.debugconPort, output: debugcon },
     });
   } catch (e) {
-    // Machine.create refuses impossible configurations (e.g. RAM sizes) with a RangeError, and a
-    // firmware image it cannot map with a BootImageError.
+    // Machine.create refuses impossible configurations (e.g. RAM sizes) with a RangeError.
     if (e instanceof RangeError) throw new UsageError(e.message);
-    if (e instanceof BootImageError) throw new UsageError(`${args.bios}: ${e.message}`);
     throw e;
   }
   machine.onSerialOutput((bytes) => process.stdout.write(bytes));
