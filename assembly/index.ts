@@ -1,12 +1,37 @@
 // The core's exports: the layout (as immutable globals), init, run and small helpers.
 // See docs/core-abi.md for the contract with the host.
 import {
-  STATE_BASE, CTL_BASE, PIO_COUNTERS, MMIO_COUNTERS, MMIO_COUNTER_SLOTS, RAM_BASE, STATE_SIZE,
-  S_EIP, S_HALTED, S_INT_SHADOW, S_INSTRET, S_CR0, S_IDTR_LIMIT, S_GDTR_LIMIT, S_LDTR, S_TR,
-  C_RAM_SIZE, C_ROM_SIZE, C_STOP_REQUEST, C_IRQ_PENDING, C_IRQ_COUNT, C_ERR_OPCODE, C_ERR_EIP,
-  STOP_BUDGET, STOP_HLT, STOP_SHUTDOWN, STOP_HOST, STOP_INTERNAL_ERROR, STOP_HLT_DEAD,
+  STATE_BASE,
+  CTL_BASE,
+  PIO_COUNTERS,
+  MMIO_COUNTERS,
+  MMIO_COUNTER_SLOTS,
+  RAM_BASE,
+  STATE_SIZE,
+  S_EIP,
+  S_HALTED,
+  S_INT_SHADOW,
+  S_INSTRET,
+  S_CR0,
+  S_IDTR_LIMIT,
+  S_GDTR_LIMIT,
+  S_LDTR,
+  S_TR,
+  C_RAM_SIZE,
+  C_ROM_SIZE,
+  C_STOP_REQUEST,
+  C_IRQ_PENDING,
+  C_IRQ_COUNT,
+  C_ERR_OPCODE,
+  C_ERR_EIP,
+  STOP_BUDGET,
+  STOP_HLT,
+  STOP_SHUTDOWN,
+  STOP_HOST,
+  STOP_INTERNAL_ERROR,
+  STOP_HLT_DEAD,
 } from "./layout";
-import { hostAckInterrupt } from "./host";
+import { ackInterrupt } from "./host";
 import { setA20 } from "./cpu/memory";
 import { step, unimplemented, clearUnimplemented } from "./cpu/execute";
 import { startEip } from "./cpu/decode";
@@ -91,7 +116,7 @@ export function run(budget: i32): i32 {
 
 /** Acknowledge the controller's interrupt and deliver it; wakes a halted CPU. */
 function takeInterrupt(): void {
-  const vector = hostAckInterrupt() & 0xff;
+  const vector = ackInterrupt() & 0xff;
   store<u32>(STATE_BASE + S_HALTED, 0);
   store<u32>(CTL_BASE + C_IRQ_COUNT, load<u32>(CTL_BASE + C_IRQ_COUNT) + 1);
   interrupt(vector, false, false, 0, load<u32>(STATE_BASE + S_EIP));
@@ -112,8 +137,12 @@ export function currentLinearEip(): u32 {
 }
 
 /** The opcode and linear EIP of the last STOP_INTERNAL_ERROR. */
-export function errorOpcode(): u32 { return load<u32>(CTL_BASE + C_ERR_OPCODE); }
-export function errorEip(): u32 { return load<u32>(CTL_BASE + C_ERR_EIP); }
+export function errorOpcode(): u32 {
+  return load<u32>(CTL_BASE + C_ERR_OPCODE);
+}
+export function errorEip(): u32 {
+  return load<u32>(CTL_BASE + C_ERR_EIP);
+}
 
 /** EFLAGS with the lazy arithmetic flags computed. */
 export function eflags(): u32 {

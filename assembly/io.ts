@@ -1,7 +1,7 @@
 // Port I/O: every IN/OUT (and each element of INS/OUTS) is a trap to the host, counted here by
 // direction and port before the host sees it.
 import { CTL_BASE, C_PIO_IN, C_PIO_OUT, PIO_COUNTERS } from "./layout";
-import { hostPioRead, hostPioWrite } from "./host";
+import { pioRead, pioWrite } from "./host";
 
 /** Read `width` bytes (1, 2, 4) from `port`; the result is masked to the width. */
 export function portIn(port: u32, width: u32): u32 {
@@ -9,7 +9,7 @@ export function portIn(port: u32, width: u32): u32 {
   store<u32>(CTL_BASE + C_PIO_IN, load<u32>(CTL_BASE + C_PIO_IN) + 1);
   const c = PIO_COUNTERS + (port << 3);
   store<u32>(c, load<u32>(c) + 1);
-  const v = hostPioRead(port, width);
+  const v = pioRead(port, width);
   return width == 4 ? v : v & ((1 << (width << 3)) - 1);
 }
 
@@ -19,5 +19,5 @@ export function portOut(port: u32, width: u32, value: u32): void {
   store<u32>(CTL_BASE + C_PIO_OUT, load<u32>(CTL_BASE + C_PIO_OUT) + 1);
   const c = PIO_COUNTERS + (port << 3) + 4;
   store<u32>(c, load<u32>(c) + 1);
-  hostPioWrite(port, width, width == 4 ? value : value & ((1 << (width << 3)) - 1));
+  pioWrite(port, width, width == 4 ? value : value & ((1 << (width << 3)) - 1));
 }

@@ -1,8 +1,26 @@
 // Arithmetic, logic, shifts and rotates, multiply and divide, with the flag rules of SDM vol. 2.
 // Where the SDM leaves a flag undefined, the choice made here is noted at the operation.
 import {
-  setLazy, setLazyIncDec, cf, getFlags, setFlags, parity, F_CF, F_PF, F_AF, F_ZF, F_SF, F_OF,
-  LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_DEC, F_ARITH,
+  setLazy,
+  setLazyIncDec,
+  cf,
+  getFlags,
+  setFlags,
+  parity,
+  F_CF,
+  F_PF,
+  F_AF,
+  F_ZF,
+  F_SF,
+  F_OF,
+  LF_ADD,
+  LF_ADC,
+  LF_SUB,
+  LF_SBB,
+  LF_LOGIC,
+  LF_INC,
+  LF_DEC,
+  F_ARITH,
 } from "./flags";
 import { maskOf, signBit } from "./operands";
 import { reg8, reg16, reg32, setReg8, setReg16, setReg32, EAX, EDX } from "./state";
@@ -15,8 +33,14 @@ export function alu(op: u32, sz: u32, d: u32, s: u32): u32 {
   s &= m;
   let r: u32;
   switch (op) {
-    case 0: r = (d + s) & m; setLazy(LF_ADD, sz, d, s, r); break;
-    case 1: r = d | s; setLazy(LF_LOGIC, sz, d, s, r); break;
+    case 0:
+      r = (d + s) & m;
+      setLazy(LF_ADD, sz, d, s, r);
+      break;
+    case 1:
+      r = d | s;
+      setLazy(LF_LOGIC, sz, d, s, r);
+      break;
     case 2: {
       const c = cf();
       r = (d + s + c) & m;
@@ -29,10 +53,22 @@ export function alu(op: u32, sz: u32, d: u32, s: u32): u32 {
       setLazy(c != 0 ? LF_SBB : LF_SUB, sz, d, s, r);
       break;
     }
-    case 4: r = d & s; setLazy(LF_LOGIC, sz, d, s, r); break;
-    case 5: r = (d - s) & m; setLazy(LF_SUB, sz, d, s, r); break;
-    case 6: r = d ^ s; setLazy(LF_LOGIC, sz, d, s, r); break;
-    default: r = (d - s) & m; setLazy(LF_SUB, sz, d, s, r); return d; // CMP
+    case 4:
+      r = d & s;
+      setLazy(LF_LOGIC, sz, d, s, r);
+      break;
+    case 5:
+      r = (d - s) & m;
+      setLazy(LF_SUB, sz, d, s, r);
+      break;
+    case 6:
+      r = d ^ s;
+      setLazy(LF_LOGIC, sz, d, s, r);
+      break;
+    default:
+      r = (d - s) & m;
+      setLazy(LF_SUB, sz, d, s, r);
+      return d; // CMP
   }
   return r;
 }
@@ -88,7 +124,8 @@ export function shift(op: u32, sz: u32, d: u32, count: u32): u32 {
   let o: u32;
   const flags = getFlags();
   switch (op) {
-    case 0: { // ROL: only CF and OF change
+    case 0: {
+      // ROL: only CF and OF change
       const n = count & (bits - 1);
       r = n == 0 ? d : ((d << n) | (d >>> (bits - n))) & m;
       c = r & 1;
@@ -96,7 +133,8 @@ export function shift(op: u32, sz: u32, d: u32, count: u32): u32 {
       setFlags((flags & ~(F_CF | F_OF)) | (c != 0 ? F_CF : 0) | (o != 0 ? F_OF : 0));
       return r;
     }
-    case 1: { // ROR
+    case 1: {
+      // ROR
       const n = count & (bits - 1);
       r = n == 0 ? d : ((d >>> n) | (d << (bits - n))) & m;
       c = (r & sb) != 0 ? 1 : 0;
@@ -104,7 +142,8 @@ export function shift(op: u32, sz: u32, d: u32, count: u32): u32 {
       setFlags((flags & ~(F_CF | F_OF)) | (c != 0 ? F_CF : 0) | (o != 0 ? F_OF : 0));
       return r;
     }
-    case 2: { // RCL: rotate through CF, modulo bits+1
+    case 2: {
+      // RCL: rotate through CF, modulo bits+1
       const n = sz == 2 ? count : count % (bits + 1);
       r = d;
       c = flags & 1;
@@ -117,7 +156,8 @@ export function shift(op: u32, sz: u32, d: u32, count: u32): u32 {
       setFlags((flags & ~(F_CF | F_OF)) | (c != 0 ? F_CF : 0) | (o != 0 ? F_OF : 0));
       return r;
     }
-    case 3: { // RCR
+    case 3: {
+      // RCR
       const n = sz == 2 ? count : count % (bits + 1);
       r = d;
       c = flags & 1;
@@ -143,10 +183,11 @@ export function shift(op: u32, sz: u32, d: u32, count: u32): u32 {
       o = count == 1 && (d & sb) != 0 ? 1 : 0; // a 0 came into the MSB before the last step
       setArith(c, r, sz, o, 0);
       return r;
-    default: { // SAR
-      const sd = <i32>(d << (32 - bits)) >> (32 - bits);
-      r = <u32>(sd >> (count < 32 ? count : 31)) & m;
-      c = <u32>(sd >> (count - 1 < 31 ? count - 1 : 31)) & 1;
+    default: {
+      // SAR
+      const sd = (<i32>(d << (32 - bits))) >> (32 - bits);
+      r = (<u32>(sd >> (count < 32 ? count : 31))) & m;
+      c = (<u32>(sd >> (count - 1 < 31 ? count - 1 : 31))) & 1;
       setArith(c, r, sz, 0, 0);
       return r;
     }
@@ -162,24 +203,24 @@ export function shiftDouble(left: bool, sz: u32, d: u32, s: u32, count: u32): u3
   let r: u32;
   let c: u32;
   if (sz == 2) {
-    const wide: u64 = left ? ((<u64>d << 32) | <u64>s) : ((<u64>s << 32) | <u64>d);
+    const wide: u64 = left ? ((<u64>d) << 32) | (<u64>s) : ((<u64>s) << 32) | (<u64>d);
     if (left) {
       r = <u32>((wide << count) >> 32);
-      c = <u32>(wide >> (64 - count)) & 1;
+      c = (<u32>(wide >> (64 - count))) & 1;
     } else {
       r = <u32>(wide >> count);
-      c = <u32>(wide >> (count - 1)) & 1;
+      c = (<u32>(wide >> (count - 1))) & 1;
     }
   } else {
     // 16-bit: the i686 treats d:s as a 32-bit quantity (counts 17-31 pull in d again).
     if (left) {
-      const wide: u64 = (<u64>(d & m) << 32) | (<u64>(s & m) << 16) | <u64>(d & m);
-      r = <u32>((wide << count) >> 32) & m;
-      c = <u32>((wide << (count - 1)) >> 47) & 1;
+      const wide: u64 = ((<u64>(d & m)) << 32) | ((<u64>(s & m)) << 16) | (<u64>(d & m));
+      r = (<u32>((wide << count) >> 32)) & m;
+      c = (<u32>((wide << (count - 1)) >> 47)) & 1;
     } else {
-      const w2: u64 = (<u64>(d & m)) | (<u64>(s & m) << 16) | (<u64>(d & m) << 32);
-      r = <u32>(w2 >> count) & m;
-      c = <u32>(w2 >> (count - 1)) & 1;
+      const w2: u64 = (<u64>(d & m)) | ((<u64>(s & m)) << 16) | ((<u64>(d & m)) << 32);
+      r = (<u32>(w2 >> count)) & m;
+      c = (<u32>(w2 >> (count - 1))) & 1;
     }
   }
   const o = ((r ^ d) & signBit(sz)) != 0 ? 1 : 0;
@@ -209,7 +250,7 @@ export function mul1(sz: u32, s: u32, signed: bool): void {
     const p: u64 = signed ? <u64>(<i64>(<i32>a) * <i64>(<i32>s)) : <u64>a * <u64>s;
     setReg32(EAX, <u32>p);
     setReg32(EDX, <u32>(p >> 32));
-    hiSignificant = signed ? <i64>p != <i64>(<i32>(<u32>p)) : (p >> 32) != 0;
+    hiSignificant = signed ? <i64>p != <i64>(<i32>(<u32>p)) : p >> 32 != 0;
     lo = <u32>p;
   }
   // SF ZF AF PF are undefined; the i686 sets SF/ZF/PF from the low half. We do the same.
@@ -227,7 +268,7 @@ export function imul2(sz: u32, a: u32, b: u32): u32 {
     overflow = p != <i64>(<i32>r);
   } else {
     const p: i32 = <i32>(<i16>a) * <i32>(<i16>b);
-    r = <u32>p & 0xffff;
+    r = (<u32>p) & 0xffff;
     overflow = p != <i32>(<i16>p);
   }
   const h: u32 = overflow ? 1 : 0;
@@ -272,7 +313,7 @@ export function div1(sz: u32, s: u32, signed: bool): void {
       setReg16(EDX, dvd % dvs);
     }
   } else {
-    const dvd: u64 = (<u64>reg32(EDX) << 32) | <u64>reg32(EAX);
+    const dvd: u64 = ((<u64>reg32(EDX)) << 32) | (<u64>reg32(EAX));
     if (s == 0) return raiseNoCode(EXC_DE);
     if (signed) {
       const a = <i64>dvd;

@@ -37,15 +37,27 @@ export function beginInstruction(eipNow: u32): void {
   lockPrefix = false;
 }
 
-export function setO32(v: bool): void { o32 = v; }
-export function setA32(v: bool): void { a32 = v; }
-export function setSegOverride(s: i32): void { segOverride = s; }
-export function setRep(p: u32): void { rep = p; }
-export function setLock(): void { lockPrefix = true; }
-export function setNextEip(v: u32): void { nextEip = v; }
+export function setO32(v: bool): void {
+  o32 = v;
+}
+export function setA32(v: bool): void {
+  a32 = v;
+}
+export function setSegOverride(s: i32): void {
+  segOverride = s;
+}
+export function setRep(p: u32): void {
+  rep = p;
+}
+export function setLock(): void {
+  lockPrefix = true;
+}
+export function setNextEip(v: u32): void {
+  nextEip = v;
+}
 
 /** An instruction may not exceed 15 bytes (SDM vol. 2 §2.3.11): #GP(0). */
-@inline function checkLength(n: u32): void {
+function checkLength(n: u32): void {
   if (nextEip + n - startEip > 15) raise(EXC_GP, 0);
 }
 
@@ -92,16 +104,37 @@ function decodeEA16(): void {
   let off: u32;
   let seg = DS;
   switch (rm) {
-    case 0: off = reg16(3) + reg16(6); break; // BX+SI
-    case 1: off = reg16(3) + reg16(7); break; // BX+DI
-    case 2: off = reg16(5) + reg16(6); seg = SS; break; // BP+SI
-    case 3: off = reg16(5) + reg16(7); seg = SS; break; // BP+DI
-    case 4: off = reg16(6); break; // SI
-    case 5: off = reg16(7); break; // DI
+    case 0:
+      off = reg16(3) + reg16(6);
+      break; // BX+SI
+    case 1:
+      off = reg16(3) + reg16(7);
+      break; // BX+DI
+    case 2:
+      off = reg16(5) + reg16(6);
+      seg = SS;
+      break; // BP+SI
+    case 3:
+      off = reg16(5) + reg16(7);
+      seg = SS;
+      break; // BP+DI
+    case 4:
+      off = reg16(6);
+      break; // SI
+    case 5:
+      off = reg16(7);
+      break; // DI
     case 6:
-      if (mod == 0) { off = fetch16(); } else { off = reg16(5); seg = SS; } // disp16 / BP
+      if (mod == 0) {
+        off = fetch16();
+      } else {
+        off = reg16(5);
+        seg = SS;
+      } // disp16 / BP
       break;
-    default: off = reg16(3); break; // BX
+    default:
+      off = reg16(3);
+      break; // BX
   }
   if (mod == 1) off += fetchS8();
   else if (mod == 2) off += fetch16();
@@ -137,6 +170,6 @@ function decodeEA32(): void {
 }
 
 /** The segment for an instruction's implicit DS operand (string source, XLAT, MOV moffs). */
-@inline export function dataSeg(): u32 {
+export function dataSeg(): u32 {
   return segOverride >= 0 ? <u32>segOverride : DS;
 }

@@ -1,24 +1,99 @@
 // The one-byte opcode map (SDM vol. 2 appendix A, table A-2). `step` executes one instruction:
 // prefixes, then a single top-level switch on the opcode (compiled to a jump table).
 import {
-  reg32, setReg32, reg16, setReg16, reg8, setReg8, eip, setEip, segSel, segBase, protectedMode, cpl,
-  EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS,
+  reg32,
+  setReg32,
+  reg16,
+  setReg16,
+  reg8,
+  setReg8,
+  eip,
+  setEip,
+  segSel,
+  segBase,
+  protectedMode,
+  cpl,
+  EAX,
+  ECX,
+  EDX,
+  EBX,
+  ESP,
+  EBP,
+  ESI,
+  EDI,
+  ES,
+  CS,
+  SS,
+  DS,
+  FS,
+  GS,
 } from "./state";
 import {
-  beginInstruction, fetch8, fetch16, fetch32, fetchImm, fetchS8, decodeModRM, nextEip, setNextEip, startEip,
-  o32, a32, setO32, setA32, setSegOverride, setRep, setLock, lockPrefix, mod, regField, rm, eaSeg, eaOff, dataSeg, rep,
+  beginInstruction,
+  fetch8,
+  fetch16,
+  fetch32,
+  fetchImm,
+  fetchS8,
+  decodeModRM,
+  nextEip,
+  setNextEip,
+  startEip,
+  o32,
+  a32,
+  setO32,
+  setA32,
+  setSegOverride,
+  setRep,
+  setLock,
+  lockPrefix,
+  mod,
+  regField,
+  rm,
+  eaSeg,
+  eaOff,
+  dataSeg,
+  rep,
 } from "./decode";
 import { osz, getReg, setReg, rmRead, rmWrite, readMem, writeMem, sext, maskOf } from "./operands";
 import { alu, inc, dec, neg, shift, mul1, imul2, div1, logicFlags } from "./alu";
 import {
-  getFlags, setFlags, setFlagBits, sysFlags, condition, cf, af, setLazy, parity, F_CF, F_AF, F_IF, F_DF, F_IOPL,
-  F_ZF, F_SF, F_PF, F_OF, F_VM, F_ARITH, LF_LOGIC,
+  getFlags,
+  setFlags,
+  setFlagBits,
+  sysFlags,
+  condition,
+  cf,
+  af,
+  setLazy,
+  parity,
+  F_CF,
+  F_AF,
+  F_IF,
+  F_DF,
+  F_IOPL,
+  F_ZF,
+  F_SF,
+  F_PF,
+  F_OF,
+  F_VM,
+  F_ARITH,
+  LF_LOGIC,
 } from "./flags";
 import { push, pop, setSp, spOffset, ss32 } from "./stack";
 import { loadSeg, loadSegReal, realOrV86, vm86 } from "./segments";
 import { interrupt, iret, writeFlagsPrivileged, farReturnProtected } from "./interrupts";
 import { farJump, farCall } from "./far";
-import { stringOp, KIND_MOVS, KIND_CMPS, KIND_STOS, KIND_LODS, KIND_SCAS, KIND_INS, KIND_OUTS } from "./strings";
+import {
+  stringOp,
+  KIND_MOVS,
+  KIND_CMPS,
+  KIND_STOS,
+  KIND_LODS,
+  KIND_SCAS,
+  KIND_INS,
+  KIND_OUTS,
+} from "./strings";
 import { checkIoPermission } from "./io-permission";
 import { portIn, portOut } from "../io";
 import { read8, read16, read32 } from "./memory";
@@ -29,7 +104,9 @@ import { STATE_BASE, S_HALTED, S_INT_SHADOW, CTL_BASE, C_ERR_OPCODE, C_ERR_EIP }
 
 /** Set when the current instruction is one the core does not implement (stop, report). */
 export let unimplemented: bool = false;
-export function clearUnimplemented(): void { unimplemented = false; }
+export function clearUnimplemented(): void {
+  unimplemented = false;
+}
 
 /** Stop the run: an opcode we have not implemented yet. Undefined opcodes raise #UD instead. */
 export function notImplemented(opcode: u32): void {
@@ -38,12 +115,12 @@ export function notImplemented(opcode: u32): void {
   store<u32>(CTL_BASE + C_ERR_EIP, segBase(CS) + startEip);
 }
 
-@inline function ipMask(v: u32): u32 {
+function ipMask(v: u32): u32 {
   return o32 ? v : v & 0xffff;
 }
 
 /** Near jump to `target` (truncated to 16 bits with a 16-bit operand size). */
-@inline export function jumpNear(target: u32): void {
+export function jumpNear(target: u32): void {
   setNextEip(ipMask(target));
 }
 
@@ -61,17 +138,39 @@ export function step(): void {
   for (;;) {
     if (faulted()) return;
     switch (op) {
-      case 0x26: setSegOverride(ES); break;
-      case 0x2e: setSegOverride(CS); break;
-      case 0x36: setSegOverride(SS); break;
-      case 0x3e: setSegOverride(DS); break;
-      case 0x64: setSegOverride(FS); break;
-      case 0x65: setSegOverride(GS); break;
-      case 0x66: setO32(!o32_default()); break;
-      case 0x67: setA32(!a32_default()); break;
-      case 0xf0: setLock(); break;
-      case 0xf2: setRep(0xf2); break;
-      case 0xf3: setRep(0xf3); break;
+      case 0x26:
+        setSegOverride(ES);
+        break;
+      case 0x2e:
+        setSegOverride(CS);
+        break;
+      case 0x36:
+        setSegOverride(SS);
+        break;
+      case 0x3e:
+        setSegOverride(DS);
+        break;
+      case 0x64:
+        setSegOverride(FS);
+        break;
+      case 0x65:
+        setSegOverride(GS);
+        break;
+      case 0x66:
+        setO32(!o32_default());
+        break;
+      case 0x67:
+        setA32(!a32_default());
+        break;
+      case 0xf0:
+        setLock();
+        break;
+      case 0xf2:
+        setRep(0xf2);
+        break;
+      case 0xf3:
+        setRep(0xf3);
+        break;
       default: {
         if (lockPrefix && !lockValid(op)) return raiseNoCode(EXC_UD);
         execute(op);
@@ -84,10 +183,10 @@ export function step(): void {
   }
 }
 
-@inline function o32_default(): bool {
+function o32_default(): bool {
   return (load<u32>(STATE_BASE + 112 + (CS << 2)) & 0x4000) != 0;
 }
-@inline function a32_default(): bool {
+function a32_default(): bool {
   return o32_default();
 }
 
@@ -108,22 +207,49 @@ function lockValid(op: u32): bool {
   const reg = (modrm >> 3) & 7;
   if (modrm >= 0xc0) return false;
   switch (op) {
-    case 0x80: case 0x81: case 0x82: case 0x83: return reg != 7; // not CMP
-    case 0xf6: case 0xf7: return reg == 2 || reg == 3; // NOT, NEG
-    case 0xfe: case 0xff: return reg < 2; // INC, DEC
-    case 0x1ba: return reg >= 5; // BTS, BTR, BTC imm8
-    case 0x1c7: return reg == 1; // CMPXCHG8B
-    default: return true;
+    case 0x80:
+    case 0x81:
+    case 0x82:
+    case 0x83:
+      return reg != 7; // not CMP
+    case 0xf6:
+    case 0xf7:
+      return reg == 2 || reg == 3; // NOT, NEG
+    case 0xfe:
+    case 0xff:
+      return reg < 2; // INC, DEC
+    case 0x1ba:
+      return reg >= 5; // BTS, BTR, BTC imm8
+    case 0x1c7:
+      return reg == 1; // CMPXCHG8B
+    default:
+      return true;
   }
 }
 
 /** Opcodes (0F xx as 0x1xx) that may take LOCK, before their ModRM is checked. */
 function lockableOpcode(op: u32): bool {
-  if (op < 0x40) return (op & 7) < 2 && (op >> 3) != 7; // ALU Eb,Gb / Ev,Gv except CMP
+  if (op < 0x40) return (op & 7) < 2 && op >> 3 != 7; // ALU Eb,Gb / Ev,Gv except CMP
   switch (op) {
-    case 0x80: case 0x81: case 0x82: case 0x83: case 0x86: case 0x87:
-    case 0xf6: case 0xf7: case 0xfe: case 0xff:
-    case 0x1ab: case 0x1b3: case 0x1bb: case 0x1ba: case 0x1b0: case 0x1b1: case 0x1c0: case 0x1c1: case 0x1c7:
+    case 0x80:
+    case 0x81:
+    case 0x82:
+    case 0x83:
+    case 0x86:
+    case 0x87:
+    case 0xf6:
+    case 0xf7:
+    case 0xfe:
+    case 0xff:
+    case 0x1ab:
+    case 0x1b3:
+    case 0x1bb:
+    case 0x1ba:
+    case 0x1b0:
+    case 0x1b1:
+    case 0x1c0:
+    case 0x1c1:
+    case 0x1c7:
       return true;
     default:
       return false;
@@ -137,10 +263,16 @@ function execute(op: u32): void {
     return;
   }
   switch (op) {
-    case 0x06: case 0x0e: case 0x16: case 0x1e: // PUSH ES/CS/SS/DS
+    case 0x06:
+    case 0x0e:
+    case 0x16:
+    case 0x1e: // PUSH ES/CS/SS/DS
       push(osz(), segSel(op >> 3));
       return;
-    case 0x07: case 0x17: case 0x1f: { // POP ES/SS/DS
+    case 0x07:
+    case 0x17:
+    case 0x1f: {
+      // POP ES/SS/DS
       const v = pop(osz());
       if (faulted()) return;
       const before = spOffset();
@@ -154,30 +286,78 @@ function execute(op: u32): void {
     case 0x0f:
       step0f(fetch8());
       return;
-    case 0x27: daa(); return;
-    case 0x2f: das(); return;
-    case 0x37: aaa(true); return;
-    case 0x3f: aaa(false); return;
-    case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
+    case 0x27:
+      daa();
+      return;
+    case 0x2f:
+      das();
+      return;
+    case 0x37:
+      aaa(true);
+      return;
+    case 0x3f:
+      aaa(false);
+      return;
+    case 0x40:
+    case 0x41:
+    case 0x42:
+    case 0x43:
+    case 0x44:
+    case 0x45:
+    case 0x46:
+    case 0x47:
       setReg(osz(), op & 7, inc(osz(), getReg(osz(), op & 7)));
       return;
-    case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f:
+    case 0x48:
+    case 0x49:
+    case 0x4a:
+    case 0x4b:
+    case 0x4c:
+    case 0x4d:
+    case 0x4e:
+    case 0x4f:
       setReg(osz(), op & 7, dec(osz(), getReg(osz(), op & 7)));
       return;
-    case 0x50: case 0x51: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57:
+    case 0x50:
+    case 0x51:
+    case 0x52:
+    case 0x53:
+    case 0x54:
+    case 0x55:
+    case 0x56:
+    case 0x57:
       push(osz(), getReg(osz(), op & 7)); // PUSH ESP pushes the value before the push
       return;
-    case 0x58: case 0x59: case 0x5a: case 0x5b: case 0x5c: case 0x5d: case 0x5e: case 0x5f: {
+    case 0x58:
+    case 0x59:
+    case 0x5a:
+    case 0x5b:
+    case 0x5c:
+    case 0x5d:
+    case 0x5e:
+    case 0x5f: {
       const v = pop(osz());
       if (!faulted()) setReg(osz(), op & 7, v);
       return;
     }
-    case 0x60: pusha(); return;
-    case 0x61: popa(); return;
-    case 0x62: bound(); return;
-    case 0x63: arpl(); return;
-    case 0x68: push(osz(), fetchImm()); return;
-    case 0x69: case 0x6b: { // IMUL r, r/m, imm
+    case 0x60:
+      pusha();
+      return;
+    case 0x61:
+      popa();
+      return;
+    case 0x62:
+      bound();
+      return;
+    case 0x63:
+      arpl();
+      return;
+    case 0x68:
+      push(osz(), fetchImm());
+      return;
+    case 0x69:
+    case 0x6b: {
+      // IMUL r, r/m, imm
       decodeModRM();
       const sz = osz();
       const a = rmRead(sz);
@@ -186,16 +366,42 @@ function execute(op: u32): void {
       setReg(sz, regField, imul2(sz, a, b));
       return;
     }
-    case 0x6a: push(osz(), fetchS8()); return;
-    case 0x6c: case 0x6d: stringOp(KIND_INS, op == 0x6c ? 0 : osz()); return;
-    case 0x6e: case 0x6f: stringOp(KIND_OUTS, op == 0x6e ? 0 : osz()); return;
-    case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
-    case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f: {
+    case 0x6a:
+      push(osz(), fetchS8());
+      return;
+    case 0x6c:
+    case 0x6d:
+      stringOp(KIND_INS, op == 0x6c ? 0 : osz());
+      return;
+    case 0x6e:
+    case 0x6f:
+      stringOp(KIND_OUTS, op == 0x6e ? 0 : osz());
+      return;
+    case 0x70:
+    case 0x71:
+    case 0x72:
+    case 0x73:
+    case 0x74:
+    case 0x75:
+    case 0x76:
+    case 0x77:
+    case 0x78:
+    case 0x79:
+    case 0x7a:
+    case 0x7b:
+    case 0x7c:
+    case 0x7d:
+    case 0x7e:
+    case 0x7f: {
       const d = fetchS8();
       if (condition(op & 15)) jumpNear(nextEip + d);
       return;
     }
-    case 0x80: case 0x81: case 0x82: case 0x83: { // group 1: ALU r/m, imm
+    case 0x80:
+    case 0x81:
+    case 0x82:
+    case 0x83: {
+      // group 1: ALU r/m, imm
       decodeModRM();
       const sz: u32 = (op & 1) == 0 ? 0 : osz();
       const d = rmRead(sz);
@@ -205,14 +411,18 @@ function execute(op: u32): void {
       if (regField != 7) rmWrite(sz, r);
       return;
     }
-    case 0x84: case 0x85: { // TEST r/m, r
+    case 0x84:
+    case 0x85: {
+      // TEST r/m, r
       decodeModRM();
       const sz: u32 = op == 0x84 ? 0 : osz();
       const v = rmRead(sz);
       if (!faulted()) logicFlags(sz, v & getReg(sz, regField));
       return;
     }
-    case 0x86: case 0x87: { // XCHG r/m, r (implicitly locked)
+    case 0x86:
+    case 0x87: {
+      // XCHG r/m, r (implicitly locked)
       decodeModRM();
       const sz: u32 = op == 0x86 ? 0 : osz();
       const v = rmRead(sz);
@@ -221,20 +431,25 @@ function execute(op: u32): void {
       if (!faulted()) setReg(sz, regField, v);
       return;
     }
-    case 0x88: case 0x89: { // MOV r/m, r
+    case 0x88:
+    case 0x89: {
+      // MOV r/m, r
       decodeModRM();
       const sz: u32 = op == 0x88 ? 0 : osz();
       rmWrite(sz, getReg(sz, regField));
       return;
     }
-    case 0x8a: case 0x8b: { // MOV r, r/m
+    case 0x8a:
+    case 0x8b: {
+      // MOV r, r/m
       decodeModRM();
       const sz: u32 = op == 0x8a ? 0 : osz();
       const v = rmRead(sz);
       if (!faulted()) setReg(sz, regField, v);
       return;
     }
-    case 0x8c: { // MOV r/m, Sreg (a register destination with o32 zero-extends on the i686)
+    case 0x8c: {
+      // MOV r/m, Sreg (a register destination with o32 zero-extends on the i686)
       decodeModRM();
       if (regField > 5) return raiseNoCode(EXC_UD);
       if (mod == 3) setReg(osz(), rm, segSel(regField));
@@ -246,7 +461,8 @@ function execute(op: u32): void {
       if (mod == 3) return raiseNoCode(EXC_UD);
       setReg(osz(), regField, eaOff);
       return;
-    case 0x8e: { // MOV Sreg, r/m
+    case 0x8e: {
+      // MOV Sreg, r/m
       decodeModRM();
       if (regField == CS || regField > 5) return raiseNoCode(EXC_UD);
       const v = rmRead(1);
@@ -254,7 +470,8 @@ function execute(op: u32): void {
       if (loadSeg(regField, v) && regField == SS) store<u32>(STATE_BASE + S_INT_SHADOW, 1);
       return;
     }
-    case 0x8f: { // POP r/m (ESP is incremented before the address is used)
+    case 0x8f: {
+      // POP r/m (ESP is incremented before the address is used)
       const sz = osz();
       const v = pop(sz);
       if (faulted()) return;
@@ -269,7 +486,13 @@ function execute(op: u32): void {
     }
     case 0x90:
       return; // NOP (also PAUSE with F3)
-    case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97: {
+    case 0x91:
+    case 0x92:
+    case 0x93:
+    case 0x94:
+    case 0x95:
+    case 0x96:
+    case 0x97: {
       const sz = osz();
       const t = getReg(sz, EAX);
       setReg(sz, EAX, getReg(sz, op & 7));
@@ -284,7 +507,8 @@ function execute(op: u32): void {
       if (o32) setReg32(EDX, (reg32(EAX) & 0x80000000) != 0 ? 0xffffffff : 0);
       else setReg16(EDX, (reg32(EAX) & 0x8000) != 0 ? 0xffff : 0);
       return;
-    case 0x9a: { // CALL ptr16:16/32
+    case 0x9a: {
+      // CALL ptr16:16/32
       const off = fetchImm();
       const sel = fetch16();
       if (faulted()) return;
@@ -299,7 +523,8 @@ function execute(op: u32): void {
       if (vm86() && !iopl_ok()) return raise(EXC_GP, 0);
       push(osz(), getFlags() & (o32 ? 0xfcffff : 0xffff)); // VM and RF read as 0
       return;
-    case 0x9d: { // POPF
+    case 0x9d: {
+      // POPF
       if (vm86() && !iopl_ok()) return raise(EXC_GP, 0);
       const v = pop(osz());
       if (!faulted()) writeFlagsPrivileged(v, osz(), true);
@@ -311,7 +536,11 @@ function execute(op: u32): void {
     case 0x9f: // LAHF
       setReg8(4, getFlags() & 0xff);
       return;
-    case 0xa0: case 0xa1: case 0xa2: case 0xa3: { // MOV AL/eAX <-> moffs
+    case 0xa0:
+    case 0xa1:
+    case 0xa2:
+    case 0xa3: {
+      // MOV AL/eAX <-> moffs
       const off = a32 ? fetch32() : fetch16();
       if (faulted()) return;
       const sz: u32 = (op & 1) == 0 ? 0 : osz();
@@ -323,26 +552,63 @@ function execute(op: u32): void {
       }
       return;
     }
-    case 0xa4: case 0xa5: stringOp(KIND_MOVS, op == 0xa4 ? 0 : osz()); return;
-    case 0xa6: case 0xa7: stringOp(KIND_CMPS, op == 0xa6 ? 0 : osz()); return;
-    case 0xa8: logicFlags(0, reg8(0) & fetch8()); return;
+    case 0xa4:
+    case 0xa5:
+      stringOp(KIND_MOVS, op == 0xa4 ? 0 : osz());
+      return;
+    case 0xa6:
+    case 0xa7:
+      stringOp(KIND_CMPS, op == 0xa6 ? 0 : osz());
+      return;
+    case 0xa8:
+      logicFlags(0, reg8(0) & fetch8());
+      return;
     case 0xa9: {
       const v = fetchImm();
       logicFlags(osz(), getReg(osz(), EAX) & v);
       return;
     }
-    case 0xaa: case 0xab: stringOp(KIND_STOS, op == 0xaa ? 0 : osz()); return;
-    case 0xac: case 0xad: stringOp(KIND_LODS, op == 0xac ? 0 : osz()); return;
-    case 0xae: case 0xaf: stringOp(KIND_SCAS, op == 0xae ? 0 : osz()); return;
-    case 0xb0: case 0xb1: case 0xb2: case 0xb3: case 0xb4: case 0xb5: case 0xb6: case 0xb7:
+    case 0xaa:
+    case 0xab:
+      stringOp(KIND_STOS, op == 0xaa ? 0 : osz());
+      return;
+    case 0xac:
+    case 0xad:
+      stringOp(KIND_LODS, op == 0xac ? 0 : osz());
+      return;
+    case 0xae:
+    case 0xaf:
+      stringOp(KIND_SCAS, op == 0xae ? 0 : osz());
+      return;
+    case 0xb0:
+    case 0xb1:
+    case 0xb2:
+    case 0xb3:
+    case 0xb4:
+    case 0xb5:
+    case 0xb6:
+    case 0xb7:
       setReg8(op & 7, fetch8());
       return;
-    case 0xb8: case 0xb9: case 0xba: case 0xbb: case 0xbc: case 0xbd: case 0xbe: case 0xbf: {
+    case 0xb8:
+    case 0xb9:
+    case 0xba:
+    case 0xbb:
+    case 0xbc:
+    case 0xbd:
+    case 0xbe:
+    case 0xbf: {
       const v = fetchImm();
       if (!faulted()) setReg(osz(), op & 7, v);
       return;
     }
-    case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3: { // group 2 shifts
+    case 0xc0:
+    case 0xc1:
+    case 0xd0:
+    case 0xd1:
+    case 0xd2:
+    case 0xd3: {
+      // group 2 shifts
       decodeModRM();
       const sz: u32 = (op & 1) == 0 ? 0 : osz();
       const d = rmRead(sz);
@@ -352,7 +618,9 @@ function execute(op: u32): void {
       rmWrite(sz, shift(regField, sz, d, n));
       return;
     }
-    case 0xc2: case 0xc3: { // RET near [imm16]
+    case 0xc2:
+    case 0xc3: {
+      // RET near [imm16]
       const extra: u32 = op == 0xc2 ? fetch16() : 0;
       const t = pop(osz());
       if (faulted()) return;
@@ -360,13 +628,17 @@ function execute(op: u32): void {
       jumpNear(t);
       return;
     }
-    case 0xc4: case 0xc5: { // LES / LDS
+    case 0xc4:
+    case 0xc5: {
+      // LES / LDS
       decodeModRM();
       if (mod == 3) return raiseNoCode(EXC_UD);
       loadFarPointer(op == 0xc4 ? ES : DS);
       return;
     }
-    case 0xc6: case 0xc7: { // MOV r/m, imm: only /0 is defined (SDM vol. 2 table A-6)
+    case 0xc6:
+    case 0xc7: {
+      // MOV r/m, imm: only /0 is defined (SDM vol. 2 table A-6)
       decodeModRM();
       if (regField != 0) return raiseNoCode(EXC_UD);
       const sz: u32 = op == 0xc6 ? 0 : osz();
@@ -374,8 +646,11 @@ function execute(op: u32): void {
       if (!faulted()) rmWrite(sz, v);
       return;
     }
-    case 0xc8: enter(); return;
-    case 0xc9: { // LEAVE
+    case 0xc8:
+      enter();
+      return;
+    case 0xc9: {
+      // LEAVE
       const bp = ss32() ? reg32(EBP) : reg16(EBP);
       const v = readMem(osz(), SS, bp);
       if (faulted()) return;
@@ -383,20 +658,29 @@ function execute(op: u32): void {
       setReg(osz(), EBP, v);
       return;
     }
-    case 0xca: case 0xcb: { // RETF [imm16]
+    case 0xca:
+    case 0xcb: {
+      // RETF [imm16]
       const extra: u32 = op == 0xca ? fetch16() : 0;
       retFar(extra);
       return;
     }
-    case 0xcc: softInt(3); return;
-    case 0xcd: softInt(fetch8()); return;
-    case 0xce: if (condition(0)) softInt(4); return; // INTO
+    case 0xcc:
+      softInt(3);
+      return;
+    case 0xcd:
+      softInt(fetch8());
+      return;
+    case 0xce:
+      if (condition(0)) softInt(4);
+      return; // INTO
     case 0xcf: // IRET
       if (vm86() && !iopl_ok()) return raise(EXC_GP, 0);
       iret(osz());
       setNextEip(eip());
       return;
-    case 0xd4: { // AAM imm8
+    case 0xd4: {
+      // AAM imm8
       const base = fetch8();
       if (base == 0) return raiseNoCode(0);
       const al = reg8(0);
@@ -405,7 +689,8 @@ function execute(op: u32): void {
       logicFlags(0, reg8(0));
       return;
     }
-    case 0xd5: { // AAD imm8
+    case 0xd5: {
+      // AAD imm8
       const base = fetch8();
       const r = (reg8(0) + reg8(4) * base) & 0xff;
       setReg16(EAX, r);
@@ -422,10 +707,21 @@ function execute(op: u32): void {
         if (!faulted()) setReg8(0, v);
       }
       return;
-    case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf:
+    case 0xd8:
+    case 0xd9:
+    case 0xda:
+    case 0xdb:
+    case 0xdc:
+    case 0xdd:
+    case 0xde:
+    case 0xdf:
       x87Escape(op);
       return;
-    case 0xe0: case 0xe1: case 0xe2: case 0xe3: { // LOOPNE LOOPE LOOP JECXZ
+    case 0xe0:
+    case 0xe1:
+    case 0xe2:
+    case 0xe3: {
+      // LOOPNE LOOPE LOOP JECXZ
       const d = fetchS8();
       if (faulted()) return;
       let n = a32 ? reg32(ECX) : reg16(ECX);
@@ -442,7 +738,14 @@ function execute(op: u32): void {
       if (take) jumpNear(nextEip + d);
       return;
     }
-    case 0xe4: case 0xe5: case 0xe6: case 0xe7: case 0xec: case 0xed: case 0xee: case 0xef: {
+    case 0xe4:
+    case 0xe5:
+    case 0xe6:
+    case 0xe7:
+    case 0xec:
+    case 0xed:
+    case 0xee:
+    case 0xef: {
       const port: u32 = op < 0xec ? fetch8() : reg16(EDX);
       const width: u32 = (op & 1) == 0 ? 1 : o32 ? 4 : 2;
       if (faulted() || !checkIoPermission(port, width)) return;
@@ -450,7 +753,8 @@ function execute(op: u32): void {
       else portOut(port, width, getReg(width == 1 ? 0 : osz(), EAX));
       return;
     }
-    case 0xe8: { // CALL rel
+    case 0xe8: {
+      // CALL rel
       const d = fetchImm();
       if (faulted()) return;
       push(osz(), nextEip);
@@ -462,7 +766,8 @@ function execute(op: u32): void {
       if (!faulted()) jumpNear(nextEip + d);
       return;
     }
-    case 0xea: { // JMP ptr16:16/32
+    case 0xea: {
+      // JMP ptr16:16/32
       const off = fetchImm();
       const sel = fetch16();
       if (faulted()) return;
@@ -481,10 +786,19 @@ function execute(op: u32): void {
       if (protectedMode() && cpl() != 0) return raise(EXC_GP, 0);
       store<u32>(STATE_BASE + S_HALTED, 1);
       return;
-    case 0xf5: setFlagBits(F_CF, cf() == 0); return; // CMC
-    case 0xf6: case 0xf7: group3(op == 0xf6 ? 0 : osz()); return;
-    case 0xf8: setFlagBits(F_CF, false); return;
-    case 0xf9: setFlagBits(F_CF, true); return;
+    case 0xf5:
+      setFlagBits(F_CF, cf() == 0);
+      return; // CMC
+    case 0xf6:
+    case 0xf7:
+      group3(op == 0xf6 ? 0 : osz());
+      return;
+    case 0xf8:
+      setFlagBits(F_CF, false);
+      return;
+    case 0xf9:
+      setFlagBits(F_CF, true);
+      return;
     case 0xfa: // CLI
       if (!iopl_ok()) return raise(EXC_GP, 0);
       setFlagBits(F_IF, false);
@@ -494,9 +808,14 @@ function execute(op: u32): void {
       if ((sysFlags() & F_IF) == 0) store<u32>(STATE_BASE + S_INT_SHADOW, 1);
       setFlagBits(F_IF, true);
       return;
-    case 0xfc: setFlagBits(F_DF, false); return;
-    case 0xfd: setFlagBits(F_DF, true); return;
-    case 0xfe: { // group 4: INC/DEC r/m8
+    case 0xfc:
+      setFlagBits(F_DF, false);
+      return;
+    case 0xfd:
+      setFlagBits(F_DF, true);
+      return;
+    case 0xfe: {
+      // group 4: INC/DEC r/m8
       decodeModRM();
       if (regField > 1) return raiseNoCode(EXC_UD);
       const v = rmRead(0);
@@ -504,7 +823,9 @@ function execute(op: u32): void {
       rmWrite(0, regField == 0 ? inc(0, v) : dec(0, v));
       return;
     }
-    case 0xff: group5(); return;
+    case 0xff:
+      group5();
+      return;
     default:
       // 0xD6 is handled above; 0x82 aliases 0x80. What remains here is undefined: #UD.
       raiseNoCode(EXC_UD);
@@ -542,17 +863,30 @@ function group3(sz: u32): void {
   const v = rmRead(sz);
   if (faulted()) return;
   switch (regField) {
-    case 0: case 1: {
+    case 0:
+    case 1: {
       const imm = sz == 0 ? fetch8() : fetchImm();
       if (!faulted()) logicFlags(sz, v & imm);
       return;
     }
-    case 2: rmWrite(sz, ~v & maskOf(sz)); return;
-    case 3: rmWrite(sz, neg(sz, v)); return;
-    case 4: mul1(sz, v, false); return;
-    case 5: mul1(sz, v, true); return;
-    case 6: div1(sz, v, false); return;
-    default: div1(sz, v, true); return;
+    case 2:
+      rmWrite(sz, ~v & maskOf(sz));
+      return;
+    case 3:
+      rmWrite(sz, neg(sz, v));
+      return;
+    case 4:
+      mul1(sz, v, false);
+      return;
+    case 5:
+      mul1(sz, v, true);
+      return;
+    case 6:
+      div1(sz, v, false);
+      return;
+    default:
+      div1(sz, v, true);
+      return;
   }
 }
 
@@ -561,25 +895,30 @@ function group5(): void {
   decodeModRM();
   const sz = osz();
   switch (regField) {
-    case 0: case 1: {
+    case 0:
+    case 1: {
       const v = rmRead(sz);
       if (faulted()) return;
       rmWrite(sz, regField == 0 ? inc(sz, v) : dec(sz, v));
       return;
     }
-    case 2: { // CALL near r/m
+    case 2: {
+      // CALL near r/m
       const t = rmRead(sz);
       if (faulted()) return;
       push(sz, nextEip);
       if (!faulted()) jumpNear(t);
       return;
     }
-    case 4: { // JMP near r/m
+    case 4: {
+      // JMP near r/m
       const t = rmRead(sz);
       if (!faulted()) jumpNear(t);
       return;
     }
-    case 3: case 5: { // CALL/JMP far m16:16/32
+    case 3:
+    case 5: {
+      // CALL/JMP far m16:16/32
       if (mod == 3) return raiseNoCode(EXC_UD);
       const off = readMem(sz, eaSeg, eaOff);
       const sel = readMem(1, eaSeg, eaOff + (sz == 2 ? 4 : 2));

@@ -1,20 +1,69 @@
 // The two-byte opcode map 0F xx (SDM vol. 2 appendix A, table A-3), i686 subset.
 import {
-  reg32, setReg32, reg16, setReg16, segSel, protectedMode, cpl, cr0, EAX, ECX, EDX, EBX, FS, GS, SS,
-  CR0_PE, CR0_TS, CR0_PG,
+  reg32,
+  setReg32,
+  reg16,
+  setReg16,
+  segSel,
+  protectedMode,
+  cpl,
+  cr0,
+  EAX,
+  ECX,
+  EDX,
+  EBX,
+  FS,
+  GS,
+  SS,
+  CR0_PE,
+  CR0_TS,
+  CR0_PG,
 } from "./state";
-import { fetch8, fetchImm, decodeModRM, nextEip, o32, mod, regField, rm, eaSeg, eaOff, setNextEip } from "./decode";
+import {
+  fetch8,
+  fetchImm,
+  decodeModRM,
+  nextEip,
+  o32,
+  mod,
+  regField,
+  rm,
+  eaSeg,
+  eaOff,
+  setNextEip,
+} from "./decode";
 import { osz, getReg, setReg, rmRead, rmWrite, readMem, writeMem, sext, maskOf } from "./operands";
 import { alu, shiftDouble, imul2, logicFlags, subFlags, addFlags } from "./alu";
 import { getFlags, setFlags, condition, F_CF, F_ZF, F_ARITH } from "./flags";
 import { push, pop } from "./stack";
-import { loadSeg, realOrV86, readDescriptor, descLo, descHi, descBase, descLimit, descAttr } from "./segments";
+import {
+  loadSeg,
+  realOrV86,
+  readDescriptor,
+  descLo,
+  descHi,
+  descBase,
+  descLimit,
+  descAttr,
+} from "./segments";
 import { raise, raiseNoCode, faulted, EXC_GP, EXC_UD, EXC_NP } from "./fault";
 import { jumpNear, loadFarPointer, notImplemented } from "./execute";
 import { read32, linWrite8 } from "./memory";
 import {
-  STATE_BASE, S_CR0, S_CR2, S_CR3, S_CR4, S_GDTR_BASE, S_GDTR_LIMIT, S_IDTR_BASE, S_IDTR_LIMIT, S_LDTR, S_TR,
-  S_DR, S_INSTRET, S_SYSENTER,
+  STATE_BASE,
+  S_CR0,
+  S_CR2,
+  S_CR3,
+  S_CR4,
+  S_GDTR_BASE,
+  S_GDTR_LIMIT,
+  S_IDTR_BASE,
+  S_IDTR_LIMIT,
+  S_LDTR,
+  S_TR,
+  S_DR,
+  S_INSTRET,
+  S_SYSENTER,
 } from "../layout";
 import { cpuid } from "./cpuid";
 import { group15 } from "./fpu/execute";
@@ -32,17 +81,20 @@ function privileged(): bool {
 
 export function step0f(op: u32): void {
   if (faulted()) return;
-  if (op >= 0x80 && op <= 0x8f) { // Jcc rel16/32
+  if (op >= 0x80 && op <= 0x8f) {
+    // Jcc rel16/32
     const d = fetchImm();
     if (!faulted() && condition(op & 15)) jumpNear(nextEip + d);
     return;
   }
-  if (op >= 0x90 && op <= 0x9f) { // SETcc r/m8
+  if (op >= 0x90 && op <= 0x9f) {
+    // SETcc r/m8
     decodeModRM();
     rmWrite(0, condition(op & 15) ? 1 : 0);
     return;
   }
-  if (op >= 0x40 && op <= 0x4f) { // CMOVcc: the source is read even when the move is not taken
+  if (op >= 0x40 && op <= 0x4f) {
+    // CMOVcc: the source is read even when the move is not taken
     decodeModRM();
     const v = rmRead(osz());
     if (faulted()) return;
@@ -50,7 +102,8 @@ export function step0f(op: u32): void {
     else if (o32) setReg32(regField, reg32(regField)); // a 32-bit CMOV always writes (no upper bits here)
     return;
   }
-  if (op >= 0xc8 && op <= 0xcf) { // BSWAP (16-bit form is undefined; the i686 zeroes the word)
+  if (op >= 0xc8 && op <= 0xcf) {
+    // BSWAP (16-bit form is undefined; the i686 zeroes the word)
     const r = op & 7;
     const v = reg32(r);
     if (o32) setReg32(r, bswap<u32>(v));
@@ -58,12 +111,17 @@ export function step0f(op: u32): void {
     return;
   }
   switch (op) {
-    case 0x00: group6(); return;
-    case 0x01: group7(); return;
+    case 0x00:
+      group6();
+      return;
+    case 0x01:
+      group7();
+      return;
     case 0x06: // CLTS
       if (privileged()) store<u32>(STATE_BASE + S_CR0, cr0() & ~CR0_TS);
       return;
-    case 0x08: case 0x09: // INVD / WBINVD: no caches to manage
+    case 0x08:
+    case 0x09: // INVD / WBINVD: no caches to manage
       privileged();
       return;
     case 0x0b: // UD2
@@ -72,11 +130,17 @@ export function step0f(op: u32): void {
     case 0x1f: // multi-byte NOP (0F 1F /0), present on the i686
       decodeModRM();
       return;
-    case 0x20: case 0x21: case 0x22: case 0x23: movControl(op); return;
+    case 0x20:
+    case 0x21:
+    case 0x22:
+    case 0x23:
+      movControl(op);
+      return;
     case 0x30: // WRMSR
       if (privileged()) wrmsr(reg32(ECX), reg32(EAX), reg32(EDX));
       return;
-    case 0x31: { // RDTSC: the TSC follows retired instructions (see docs/core-abi.md)
+    case 0x31: {
+      // RDTSC: the TSC follows retired instructions (see docs/core-abi.md)
       const t = load<u64>(STATE_BASE + S_INSTRET);
       setReg32(EAX, <u32>t);
       setReg32(EDX, <u32>(t >> 32));
@@ -85,25 +149,45 @@ export function step0f(op: u32): void {
     case 0x32: // RDMSR
       if (privileged()) rdmsr(reg32(ECX));
       return;
-    case 0xa0: push(osz(), segSel(FS)); return;
-    case 0xa8: push(osz(), segSel(GS)); return;
-    case 0xa1: case 0xa9: {
+    case 0xa0:
+      push(osz(), segSel(FS));
+      return;
+    case 0xa8:
+      push(osz(), segSel(GS));
+      return;
+    case 0xa1:
+    case 0xa9: {
       const v = pop(osz());
       if (!faulted()) loadSeg(op == 0xa1 ? FS : GS, v);
       return;
     }
-    case 0xa2: cpuid(); return;
-    case 0xa3: bitOp(0, false); return;
-    case 0xab: bitOp(1, false); return;
-    case 0xb3: bitOp(2, false); return;
-    case 0xbb: bitOp(3, false); return;
-    case 0xba: { // group 8: BT/BTS/BTR/BTC r/m, imm8
+    case 0xa2:
+      cpuid();
+      return;
+    case 0xa3:
+      bitOp(0, false);
+      return;
+    case 0xab:
+      bitOp(1, false);
+      return;
+    case 0xb3:
+      bitOp(2, false);
+      return;
+    case 0xbb:
+      bitOp(3, false);
+      return;
+    case 0xba: {
+      // group 8: BT/BTS/BTR/BTC r/m, imm8
       decodeModRM();
       if (regField < 4) return raiseNoCode(EXC_UD);
       bitOp(regField - 4, true);
       return;
     }
-    case 0xa4: case 0xa5: case 0xac: case 0xad: { // SHLD / SHRD
+    case 0xa4:
+    case 0xa5:
+    case 0xac:
+    case 0xad: {
+      // SHLD / SHRD
       decodeModRM();
       const sz = osz();
       const d = rmRead(sz);
@@ -112,14 +196,17 @@ export function step0f(op: u32): void {
       rmWrite(sz, shiftDouble(op < 0xa8, sz, d, getReg(sz, regField), n));
       return;
     }
-    case 0xaf: { // IMUL r, r/m
+    case 0xaf: {
+      // IMUL r, r/m
       decodeModRM();
       const sz = osz();
       const v = rmRead(sz);
       if (!faulted()) setReg(sz, regField, imul2(sz, getReg(sz, regField), v));
       return;
     }
-    case 0xb0: case 0xb1: { // CMPXCHG r/m, r
+    case 0xb0:
+    case 0xb1: {
+      // CMPXCHG r/m, r
       decodeModRM();
       const sz: u32 = op == 0xb0 ? 0 : osz();
       const d = rmRead(sz);
@@ -133,12 +220,18 @@ export function step0f(op: u32): void {
       }
       return;
     }
-    case 0xb2: case 0xb4: case 0xb5: // LSS / LFS / LGS
+    case 0xb2:
+    case 0xb4:
+    case 0xb5: // LSS / LFS / LGS
       decodeModRM();
       if (mod == 3) return raiseNoCode(EXC_UD);
       loadFarPointer(op == 0xb2 ? SS : op == 0xb4 ? FS : GS);
       return;
-    case 0xb6: case 0xb7: case 0xbe: case 0xbf: { // MOVZX / MOVSX
+    case 0xb6:
+    case 0xb7:
+    case 0xbe:
+    case 0xbf: {
+      // MOVZX / MOVSX
       decodeModRM();
       const ssz: u32 = (op & 1) == 0 ? 0 : 1;
       const v = rmRead(ssz);
@@ -146,7 +239,9 @@ export function step0f(op: u32): void {
       setReg(osz(), regField, op >= 0xbe ? sext(ssz, v) : v);
       return;
     }
-    case 0xbc: case 0xbd: { // BSF / BSR: ZF=1 and destination unchanged for a zero source
+    case 0xbc:
+    case 0xbd: {
+      // BSF / BSR: ZF=1 and destination unchanged for a zero source
       decodeModRM();
       const sz = osz();
       const v = rmRead(sz) & maskOf(sz);
@@ -159,7 +254,9 @@ export function step0f(op: u32): void {
       logicFlags(sz, 1); // ZF=0; other flags undefined
       return;
     }
-    case 0xc0: case 0xc1: { // XADD r/m, r
+    case 0xc0:
+    case 0xc1: {
+      // XADD r/m, r
       decodeModRM();
       const sz: u32 = op == 0xc0 ? 0 : osz();
       const d = rmRead(sz);
@@ -171,8 +268,12 @@ export function step0f(op: u32): void {
       addFlags(sz, d, s);
       return;
     }
-    case 0xc7: cmpxchg8b(); return;
-    case 0xae: group15(); return; // FXSAVE / FXRSTOR
+    case 0xc7:
+      cmpxchg8b();
+      return;
+    case 0xae:
+      group15();
+      return; // FXSAVE / FXRSTOR
     default:
       undefinedOrLater(op);
   }
@@ -181,12 +282,19 @@ export function step0f(op: u32): void {
 /** 0F opcodes an i686 defines that are not built yet stop the run; all others are #UD. */
 function undefinedOrLater(op: u32): void {
   switch (op) {
-    case 0x02: case 0x03: // LAR / LSL
+    case 0x02:
+    case 0x03: // LAR / LSL
       larLsl(op == 0x02);
       return;
-    case 0x34: sysenter(); return;
-    case 0x35: sysexit(); return;
-    case 0x33: case 0x05: case 0x07:
+    case 0x34:
+      sysenter();
+      return;
+    case 0x35:
+      sysexit();
+      return;
+    case 0x33:
+    case 0x05:
+    case 0x07:
       notImplemented(0x0f00 | op);
       return;
     default:
@@ -209,8 +317,8 @@ function bitOp(kind: u32, imm: bool): void {
     if (mod == 3) off = b & (bits - 1);
     else {
       const sb = <i32>sext(sz, b);
-      addr += <u32>((sb >> (sz == 2 ? 5 : 4)) * (<i32>bits >> 3));
-      off = <u32>sb & (bits - 1);
+      addr += <u32>((sb >> (sz == 2 ? 5 : 4)) * ((<i32>bits) >> 3));
+      off = (<u32>sb) & (bits - 1);
     }
   }
   if (faulted()) return;
@@ -250,16 +358,23 @@ function group6(): void {
   if (realOrV86()) return raiseNoCode(EXC_UD);
   decodeModRM();
   switch (regField) {
-    case 0: storeSelector(load<u32>(STATE_BASE + S_LDTR)); return;
-    case 1: storeSelector(load<u32>(STATE_BASE + S_TR)); return;
-    case 2: case 3: {
+    case 0:
+      storeSelector(load<u32>(STATE_BASE + S_LDTR));
+      return;
+    case 1:
+      storeSelector(load<u32>(STATE_BASE + S_TR));
+      return;
+    case 2:
+    case 3: {
       if (!privileged()) return;
       const sel = rmRead(1);
       if (faulted()) return;
       loadSystemSegment(regField == 2 ? S_LDTR : S_TR, sel);
       return;
     }
-    case 4: case 5: { // VERR / VERW
+    case 4:
+    case 5: {
+      // VERR / VERW
       const sel = rmRead(1);
       if (faulted()) return;
       setZf(verifySegment(sel, regField == 5));
@@ -272,7 +387,7 @@ function group6(): void {
 
 // ---- LAR LSL VERR VERW (SDM vol. 2): report through ZF, never fault on a bad selector ----
 
-@inline function setZf(on: bool): void {
+function setZf(on: bool): void {
   setFlags(on ? getFlags() | F_ZF : getFlags() & ~F_ZF);
 }
 
@@ -382,7 +497,7 @@ function loadSystemSegment(which: u32, sel: u32): void {
   if (which == S_TR) linWrite8(gdtEntry(sel) + 5, (descHi >> 8) | 2);
 }
 
-@inline function gdtEntry(sel: u32): u32 {
+function gdtEntry(sel: u32): u32 {
   return load<u32>(STATE_BASE + S_GDTR_BASE) + (sel & 0xfff8);
 }
 
@@ -390,14 +505,18 @@ function loadSystemSegment(which: u32, sel: u32): void {
 function group7(): void {
   decodeModRM();
   switch (regField) {
-    case 0: case 1: { // SGDT / SIDT: 16-bit operand size stores 24 bits of base... the i686 stores all 32
+    case 0:
+    case 1: {
+      // SGDT / SIDT: 16-bit operand size stores 24 bits of base... the i686 stores all 32
       if (mod == 3) return raiseNoCode(EXC_UD);
       const b = regField == 0 ? S_GDTR_BASE : S_IDTR_BASE;
       writeMem(1, eaSeg, eaOff, load<u32>(STATE_BASE + b + 4));
       writeMem(2, eaSeg, eaOff + 2, o32 ? load<u32>(STATE_BASE + b) : load<u32>(STATE_BASE + b) & 0xffffff);
       return;
     }
-    case 2: case 3: { // LGDT / LIDT
+    case 2:
+    case 3: {
+      // LGDT / LIDT
       if (mod == 3) return raiseNoCode(EXC_UD);
       if (!privileged()) return;
       const limit = readMem(1, eaSeg, eaOff);
@@ -413,7 +532,8 @@ function group7(): void {
       if (mod == 3) setReg(osz(), rm, cr0() & (o32 ? 0xffffffff : 0xffff));
       else writeMem(1, eaSeg, eaOff, cr0());
       return;
-    case 6: { // LMSW: loads PE MP EM TS; cannot clear PE
+    case 6: {
+      // LMSW: loads PE MP EM TS; cannot clear PE
       if (!privileged()) return;
       const v = rmRead(1);
       if (faulted()) return;

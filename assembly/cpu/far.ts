@@ -4,7 +4,16 @@ import { segSel, cpl, setCpl, reg32, setReg32, CS, SS, ESP } from "./state";
 import { setNextEip, nextEip } from "./decode";
 import { push, spOffset, setSp, ss32 } from "./stack";
 import { readMem } from "./operands";
-import { loadSegReal, loadCodeSegment, loadSegProtected, realOrV86, readDescriptor, descLo, descHi, descAttr } from "./segments";
+import {
+  loadSegReal,
+  loadCodeSegment,
+  loadSegProtected,
+  realOrV86,
+  readDescriptor,
+  descLo,
+  descHi,
+  descAttr,
+} from "./segments";
 import { sysRead32 } from "./memory";
 import { raise, faulted, EXC_GP, EXC_NP, EXC_TS } from "./fault";
 import { STATE_BASE, S_TR } from "../layout";

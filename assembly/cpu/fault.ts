@@ -41,7 +41,7 @@ export function raiseNoCode(vector: i32): void {
   }
 }
 
-@inline export function faulted(): bool {
+export function faulted(): bool {
   return faultVector >= 0;
 }
 

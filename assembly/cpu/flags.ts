@@ -36,14 +36,24 @@ export const LF_LOGIC: u32 = 5;
 export const LF_INC: u32 = 6;
 export const LF_DEC: u32 = 7;
 
-@inline function op(): u32 { return load<u32>(STATE_BASE + S_LF_OP); }
-@inline function dst(): u32 { return load<u32>(STATE_BASE + S_LF_DST); }
-@inline function src(): u32 { return load<u32>(STATE_BASE + S_LF_SRC); }
-@inline function res(): u32 { return load<u32>(STATE_BASE + S_LF_RES); }
-@inline function stored(): u32 { return load<u32>(STATE_BASE + S_EFLAGS); }
+function op(): u32 {
+  return load<u32>(STATE_BASE + S_LF_OP);
+}
+function dst(): u32 {
+  return load<u32>(STATE_BASE + S_LF_DST);
+}
+function src(): u32 {
+  return load<u32>(STATE_BASE + S_LF_SRC);
+}
+function res(): u32 {
+  return load<u32>(STATE_BASE + S_LF_RES);
+}
+function stored(): u32 {
+  return load<u32>(STATE_BASE + S_EFLAGS);
+}
 
 /** Record a flag-setting operation. `size` is 0 (8-bit), 1 (16-bit) or 2 (32-bit). */
-@inline export function setLazy(kind: u32, size: u32, d: u32, s: u32, r: u32): void {
+export function setLazy(kind: u32, size: u32, d: u32, s: u32, r: u32): void {
   store<u32>(STATE_BASE + S_LF_OP, (kind << 2) | size);
   store<u32>(STATE_BASE + S_LF_DST, d);
   store<u32>(STATE_BASE + S_LF_SRC, s);
@@ -57,20 +67,30 @@ export function setLazyIncDec(kind: u32, size: u32, d: u32, r: u32): void {
   setLazy(kind, size, d, 1, r);
 }
 
-@inline function signShift(o: u32): u32 { return (8 << (o & 3)) - 1; }
-@inline function sizeMask(o: u32): u32 { return <u32>(0xffffffff >>> (32 - (8 << (o & 3)))); }
+function signShift(o: u32): u32 {
+  return (8 << (o & 3)) - 1;
+}
+function sizeMask(o: u32): u32 {
+  return <u32>(0xffffffff >>> (32 - (8 << (o & 3))));
+}
 
 export function cf(): u32 {
   const o = op();
   if (o == LF_NONE) return stored() & 1;
   const m = sizeMask(o);
   switch (o >> 2) {
-    case LF_ADD: return u32((res() & m) < (dst() & m));
-    case LF_ADC: return u32((res() & m) <= (dst() & m));
-    case LF_SUB: return u32((dst() & m) < (src() & m));
-    case LF_SBB: return u32((dst() & m) <= (src() & m));
-    case LF_LOGIC: return 0;
-    default: return stored() & 1; // INC/DEC
+    case LF_ADD:
+      return u32((res() & m) < (dst() & m));
+    case LF_ADC:
+      return u32((res() & m) <= (dst() & m));
+    case LF_SUB:
+      return u32((dst() & m) < (src() & m));
+    case LF_SBB:
+      return u32((dst() & m) <= (src() & m));
+    case LF_LOGIC:
+      return 0;
+    default:
+      return stored() & 1; // INC/DEC
   }
 }
 
@@ -113,13 +133,13 @@ export function pf(): u32 {
 export function af(): u32 {
   const o = op();
   if (o == LF_NONE) return (stored() >> 4) & 1;
-  if ((o >> 2) == LF_LOGIC) return 0;
+  if (o >> 2 == LF_LOGIC) return 0;
   return ((dst() ^ src() ^ res()) >> 4) & 1;
 }
 
 /** PF: 1 when the low byte of `v` has an even number of set bits. */
-@inline export function parity(v: u32): u32 {
-  return (~popcnt<u32>(v & 0xff)) & 1;
+export function parity(v: u32): u32 {
+  return ~popcnt<u32>(v & 0xff) & 1;
 }
 
 /** The full EFLAGS value, with the lazy flags computed. Bit 1 always reads as 1. */
@@ -142,7 +162,7 @@ let savedDst: u32 = 0;
 let savedSrc: u32 = 0;
 let savedRes: u32 = 0;
 
-@inline export function saveFlagState(): void {
+export function saveFlagState(): void {
   savedFlags = stored();
   savedOp = op();
   savedDst = dst();
@@ -159,32 +179,50 @@ export function restoreFlagState(): void {
 }
 
 /** Replace EFLAGS entirely (POPF, IRET, SAHF, shifts ...): the lazy record is dropped. */
-@inline export function setFlags(v: u32): void {
+export function setFlags(v: u32): void {
   store<u32>(STATE_BASE + S_EFLAGS, (v & 0x3f7fd5) | 2);
   store<u32>(STATE_BASE + S_LF_OP, LF_NONE);
 }
 
 /** Set or clear the given bits, materialising the lazy flags first. */
-@inline export function setFlagBits(mask: u32, on: bool): void {
+export function setFlagBits(mask: u32, on: bool): void {
   const v = getFlags();
   setFlags(on ? v | mask : v & ~mask);
 }
 
 /** Non-arithmetic flags (IF, DF, TF, IOPL, VM...) are always current in S_EFLAGS. */
-@inline export function sysFlags(): u32 { return stored(); }
+export function sysFlags(): u32 {
+  return stored();
+}
 
 /** Evaluate condition code `cc` (low nibble of Jcc/SETcc/CMOVcc), SDM vol. 2 appendix B.1. */
 export function condition(cc: u32): bool {
   let r: u32;
   switch (cc >> 1) {
-    case 0: r = ovf(); break; // O
-    case 1: r = cf(); break; // B / C
-    case 2: r = zf(); break; // E / Z
-    case 3: r = cf() | zf(); break; // BE
-    case 4: r = sf(); break; // S
-    case 5: r = pf(); break; // P
-    case 6: r = sf() ^ ovf(); break; // L
-    default: r = zf() | (sf() ^ ovf()); break; // LE
+    case 0:
+      r = ovf();
+      break; // O
+    case 1:
+      r = cf();
+      break; // B / C
+    case 2:
+      r = zf();
+      break; // E / Z
+    case 3:
+      r = cf() | zf();
+      break; // BE
+    case 4:
+      r = sf();
+      break; // S
+    case 5:
+      r = pf();
+      break; // P
+    case 6:
+      r = sf() ^ ovf();
+      break; // L
+    default:
+      r = zf() | (sf() ^ ovf());
+      break; // LE
   }
   return (r ^ (cc & 1)) != 0;
 }

@@ -1,25 +1,83 @@
 // Interrupt and exception delivery (SDM vol. 3 §6.12 protected mode, §20.1.4 real mode) and IRET
 // (SDM vol. 2 "IRET"). Exceptions during delivery escalate to #DF and then to a triple fault.
-import { STATE_BASE, S_IDTR_BASE, S_IDTR_LIMIT, S_TR, CTL_BASE, C_LAST_EXC, C_LAST_EXC_CODE, C_EXC_COUNT } from "../layout";
 import {
-  reg32, setReg32, eip, setEip, segSel, protectedMode, cpl, setCpl, setSegCache, segAttr, CS, SS, ESP,
-  ATTR_DB, ATTR_P,
+  STATE_BASE,
+  S_IDTR_BASE,
+  S_IDTR_LIMIT,
+  S_TR,
+  CTL_BASE,
+  C_LAST_EXC,
+  C_LAST_EXC_CODE,
+  C_EXC_COUNT,
+} from "../layout";
+import {
+  reg32,
+  setReg32,
+  eip,
+  setEip,
+  segSel,
+  protectedMode,
+  cpl,
+  setCpl,
+  setSegCache,
+  segAttr,
+  CS,
+  SS,
+  ESP,
+  ATTR_DB,
+  ATTR_P,
 } from "./state";
-import { getFlags, setFlags, sysFlags, F_IF, F_TF, F_NT, F_RF, F_VM, F_AC, F_IOPL, F_VIF, F_VIP } from "./flags";
+import {
+  getFlags,
+  setFlags,
+  sysFlags,
+  F_IF,
+  F_TF,
+  F_NT,
+  F_RF,
+  F_VM,
+  F_AC,
+  F_IOPL,
+  F_VIF,
+  F_VIP,
+} from "./flags";
 import { read16, read32, sysRead32 } from "./memory";
 import { push, pop, setSp, spOffset, ss32 } from "./stack";
 import { readMem } from "./operands";
 import {
-  readDescriptor, descLo, descHi, descAttr, descBase, descLimit, loadSegReal, loadCodeSegment, setAccessed, vm86,
+  readDescriptor,
+  descLo,
+  descHi,
+  descAttr,
+  descBase,
+  descLimit,
+  loadSegReal,
+  loadCodeSegment,
+  setAccessed,
+  vm86,
   loadSegProtected,
 } from "./segments";
-import { raise, faulted, clearFault, faultVector, faultCode, faultHasCode, EXC_GP, EXC_NP, EXC_DF, EXC_TS, EXC_SS } from "./fault";
+import {
+  raise,
+  faulted,
+  clearFault,
+  faultVector,
+  faultCode,
+  faultHasCode,
+  EXC_GP,
+  EXC_NP,
+  EXC_DF,
+  EXC_TS,
+  EXC_SS,
+} from "./fault";
 import { ES, DS, FS, GS } from "./state";
 import { readTssDescriptor, taskSwitch, iretTask, TASK_INT } from "./task";
 
 /** Set when a triple fault happened: the run loop stops with STOP_SHUTDOWN. */
 export let shutdown: bool = false;
-export function clearShutdown(): void { shutdown = false; }
+export function clearShutdown(): void {
+  shutdown = false;
+}
 
 /**
  * Deliver the pending exception (fault.ts) with EIP already at the restart point. A fault while
@@ -226,7 +284,7 @@ export function iret(sz: u32): void {
   }
   if (vm86()) {
     // IOPL-sensitive in V86 mode (SDM §20.2.7); without IOPL 3 it faults to the monitor.
-    if (((sysFlags() & F_IOPL) >> 12) < 3) {
+    if ((sysFlags() & F_IOPL) >> 12 < 3) {
       raise(EXC_GP, 0);
       return;
     }

@@ -2,9 +2,25 @@
 // physical split between RAM and firmware ROM (in linear memory from RAM_BASE) and MMIO (trapped
 // to the host). Every guest-supplied address is checked against the RAM and ROM windows before it
 // touches linear memory.
-import { RAM_BASE, CTL_BASE, C_MMIO_READ, C_MMIO_WRITE, C_MMIO_UNTRACKED, MMIO_COUNTERS, MMIO_COUNTER_SLOTS,
-  STATE_BASE, S_CR2, S_CR3, S_CR4, C_RAM_SIZE, C_ROM_SIZE, C_ROM_WRITES, C_A20_MASK, C_FAST_LIMIT } from "../layout";
-import { hostMmioRead, hostMmioWrite } from "../host";
+import {
+  RAM_BASE,
+  CTL_BASE,
+  C_MMIO_READ,
+  C_MMIO_WRITE,
+  C_MMIO_UNTRACKED,
+  MMIO_COUNTERS,
+  MMIO_COUNTER_SLOTS,
+  STATE_BASE,
+  S_CR2,
+  S_CR3,
+  S_CR4,
+  C_RAM_SIZE,
+  C_ROM_SIZE,
+  C_ROM_WRITES,
+  C_A20_MASK,
+  C_FAST_LIMIT,
+} from "../layout";
+import { mmioRead as hostMmioRead, mmioWrite as hostMmioWrite } from "../host";
 import { segBase, segLimit, segAttr, cr0, cpl, CR0_PG, CR0_WP, SS } from "./state";
 import { raise, faulted, EXC_GP, EXC_SS, EXC_PF } from "./fault";
 import { S_EFLAGS } from "../layout";
@@ -13,7 +29,10 @@ import { S_EFLAGS } from "../layout";
 
 /** Count one MMIO access by address in the open-addressed counter table. */
 function countMmio(addr: u32, write: bool): void {
-  store<u32>(CTL_BASE + (write ? C_MMIO_WRITE : C_MMIO_READ), load<u32>(CTL_BASE + (write ? C_MMIO_WRITE : C_MMIO_READ)) + 1);
+  store<u32>(
+    CTL_BASE + (write ? C_MMIO_WRITE : C_MMIO_READ),
+    load<u32>(CTL_BASE + (write ? C_MMIO_WRITE : C_MMIO_READ)) + 1,
+  );
   let slot = (addr * 0x9e3779b1) >>> 20; // 12-bit hash
   for (let probe: u32 = 0; probe < 8; probe++) {
     const p = MMIO_COUNTERS + ((slot + probe) & (MMIO_COUNTER_SLOTS - 1)) * 16;
@@ -60,12 +79,16 @@ const BIOS_WINDOW_END: u32 = 0x100000;
 const BIOS_WINDOW_SIZE: u32 = 0x20000;
 
 /** True when [p, p + n) is plain RAM the fast path may touch directly (see above). */
-@inline function fastRam(p: u32, n: u32): bool {
+function fastRam(p: u32, n: u32): bool {
   const limit = load<u32>(CTL_BASE + C_FAST_LIMIT);
-  return p - (BIOS_WINDOW_END - BIOS_WINDOW_SIZE - n + 1) >= BIOS_WINDOW_SIZE + n - 1 && p < limit && limit - p >= n;
+  return (
+    p - (BIOS_WINDOW_END - BIOS_WINDOW_SIZE - n + 1) >= BIOS_WINDOW_SIZE + n - 1 &&
+    p < limit &&
+    limit - p >= n
+  );
 }
 
-@inline function a20(p: u32): u32 {
+function a20(p: u32): u32 {
   return p & load<u32>(CTL_BASE + C_A20_MASK);
 }
 
@@ -212,7 +235,7 @@ export function translate(lin: u32, write: bool, user: bool): u32 {
   return (pte & 0xfffff000) | (lin & 0xfff);
 }
 
-@inline function allowed(e: u32, write: bool, user: bool, wp: bool): bool {
+function allowed(e: u32, write: bool, user: bool, wp: bool): bool {
   if (user && (e & PTE_US) == 0) return false;
   if (write && (e & PTE_RW) == 0 && (user || wp)) return false;
   return true;
@@ -224,11 +247,11 @@ function pageFault(lin: u32, code: u32): u32 {
   return 0;
 }
 
-@inline function paging(): bool {
+function paging(): bool {
   return (cr0() & CR0_PG) != 0;
 }
 
-@inline function isUser(): bool {
+function isUser(): bool {
   return cpl() == 3;
 }
 
@@ -329,7 +352,7 @@ export function read32(s: u32, off: u32): u32 {
  * Protected-mode type check for a data write (SDM vol. 3 §5.4): only a writable data segment
  * may be written; code and read-only data segments raise #GP(0) (#SS(0) through SS).
  */
-@inline function writableSeg(s: u32): bool {
+function writableSeg(s: u32): bool {
   if ((segAttr(s) & 0x1a) == 0x12 || !segTypeChecked()) return true;
   raise(s == SS ? EXC_SS : EXC_GP, 0);
   return false;

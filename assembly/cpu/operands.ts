@@ -4,7 +4,7 @@ import { reg8, reg16, reg32, setReg8, setReg16, setReg32 } from "./state";
 import { read8, read16, read32, write8, write16, write32 } from "./memory";
 
 /** Size index of a non-byte operand: 1 or 2 by the operand-size attribute. */
-@inline export function osz(): u32 {
+export function osz(): u32 {
   return o32 ? 2 : 1;
 }
 
@@ -42,15 +42,15 @@ export function rmWrite(sz: u32, v: u32): void {
   else writeMem(sz, eaSeg, eaOff, v);
 }
 
-@inline export function maskOf(sz: u32): u32 {
+export function maskOf(sz: u32): u32 {
   return sz == 2 ? 0xffffffff : sz == 1 ? 0xffff : 0xff;
 }
 
-@inline export function signBit(sz: u32): u32 {
+export function signBit(sz: u32): u32 {
   return sz == 2 ? 0x80000000 : sz == 1 ? 0x8000 : 0x80;
 }
 
 /** Sign-extend the low 8 << sz bits of v to 32 bits. */
-@inline export function sext(sz: u32, v: u32): u32 {
+export function sext(sz: u32, v: u32): u32 {
   return sz == 2 ? v : sz == 1 ? <u32>(<i32>(<i16>v)) : <u32>(<i32>(<i8>v));
 }

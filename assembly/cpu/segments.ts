@@ -1,10 +1,19 @@
 // Segment register loads (SDM vol. 3 §3.4, §5.4-5.8). Real and virtual-8086 mode load
 // base = selector << 4; protected mode loads a descriptor from the GDT or LDT with its checks.
+import { STATE_BASE, S_GDTR_BASE, S_GDTR_LIMIT, S_LDTR } from "../layout";
 import {
-  STATE_BASE, S_GDTR_BASE, S_GDTR_LIMIT, S_LDTR,
-} from "../layout";
-import {
-  setSegCache, segLimit, segAttr, protectedMode, cpl, setCpl, CS, SS, ATTR_P, ATTR_S, ATTR_DB, ATTR_G,
+  setSegCache,
+  segLimit,
+  segAttr,
+  protectedMode,
+  cpl,
+  setCpl,
+  CS,
+  SS,
+  ATTR_P,
+  ATTR_S,
+  ATTR_DB,
+  ATTR_G,
   ATTR_ACCESSED,
 } from "./state";
 import { sysRead32, linWrite8 } from "./memory";
@@ -16,11 +25,11 @@ export let descLo: u32 = 0;
 export let descHi: u32 = 0;
 export let descAddr: u32 = 0;
 
-@inline export function vm86(): bool {
+export function vm86(): bool {
   return (sysFlags() & F_VM) != 0;
 }
 
-@inline export function realOrV86(): bool {
+export function realOrV86(): bool {
   return !protectedMode() || vm86();
 }
 
@@ -45,16 +54,16 @@ export function readDescriptor(sel: u32): bool {
   return !faulted();
 }
 
-@inline export function descBase(lo: u32, hi: u32): u32 {
+export function descBase(lo: u32, hi: u32): u32 {
   return (lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000);
 }
 
-@inline export function descLimit(lo: u32, hi: u32): u32 {
+export function descLimit(lo: u32, hi: u32): u32 {
   const raw = (lo & 0xffff) | (hi & 0xf0000);
   return (hi & (ATTR_G << 8)) != 0 ? (raw << 12) | 0xfff : raw;
 }
 
-@inline export function descAttr(hi: u32): u32 {
+export function descAttr(hi: u32): u32 {
   return (hi >>> 8) & 0xf0ff;
 }
 
@@ -168,7 +177,13 @@ export function loadCodeSegment(sel: u32, newCpl: u32, newEip: u32 = 0): bool {
     return false;
   }
   setAccessed();
-  setSegCache(CS, (sel & 0xfffc) | newCpl, descBase(descLo, descHi), descLimit(descLo, descHi), attr | ATTR_ACCESSED);
+  setSegCache(
+    CS,
+    (sel & 0xfffc) | newCpl,
+    descBase(descLo, descHi),
+    descLimit(descLo, descHi),
+    attr | ATTR_ACCESSED,
+  );
   setCpl(newCpl);
   return true;
 }

@@ -4,12 +4,12 @@ import { reg32, setReg32, setReg16, segAttr, ESP, SS, ATTR_DB } from "./state";
 import { readMem, writeMem } from "./operands";
 import { faulted } from "./fault";
 
-@inline export function ss32(): bool {
+export function ss32(): bool {
   return (segAttr(SS) & ATTR_DB) != 0;
 }
 
 /** ESP as an offset in SS (16-bit stacks use SP). */
-@inline export function spOffset(): u32 {
+export function spOffset(): u32 {
   return ss32() ? reg32(ESP) : reg32(ESP) & 0xffff;
 }
 

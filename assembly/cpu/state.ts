@@ -1,8 +1,17 @@
 // Accessors for the CPU state block (see layout.ts). Everything is a load/store at a constant
 // address, so these inline to single instructions.
 import {
-  STATE_BASE, S_REGS, S_EIP, S_SEG_SEL, S_SEG_BASE, S_SEG_LIMIT, S_SEG_ATTR, S_CR0, S_CPL,
-  CTL_BASE, C_RAM_SIZE,
+  STATE_BASE,
+  S_REGS,
+  S_EIP,
+  S_SEG_SEL,
+  S_SEG_BASE,
+  S_SEG_LIMIT,
+  S_SEG_ATTR,
+  S_CR0,
+  S_CPL,
+  CTL_BASE,
+  C_RAM_SIZE,
 } from "../layout";
 
 // Register numbers in encoding order.
@@ -39,32 +48,64 @@ export const ATTR_P: u32 = 0x80;
 export const ATTR_DB: u32 = 0x4000;
 export const ATTR_G: u32 = 0x8000;
 
-@inline export function reg32(r: u32): u32 { return load<u32>(STATE_BASE + S_REGS + (r << 2)); }
-@inline export function setReg32(r: u32, v: u32): void { store<u32>(STATE_BASE + S_REGS + (r << 2), v); }
-@inline export function reg16(r: u32): u32 { return load<u16>(STATE_BASE + S_REGS + (r << 2)); }
-@inline export function setReg16(r: u32, v: u32): void { store<u16>(STATE_BASE + S_REGS + (r << 2), <u16>v); }
+export function reg32(r: u32): u32 {
+  return load<u32>(STATE_BASE + S_REGS + (r << 2));
+}
+export function setReg32(r: u32, v: u32): void {
+  store<u32>(STATE_BASE + S_REGS + (r << 2), v);
+}
+export function reg16(r: u32): u32 {
+  return load<u16>(STATE_BASE + S_REGS + (r << 2));
+}
+export function setReg16(r: u32, v: u32): void {
+  store<u16>(STATE_BASE + S_REGS + (r << 2), <u16>v);
+}
 /** 8-bit registers AL CL DL BL AH CH DH BH: low or second byte of EAX..EBX. */
-@inline export function reg8(r: u32): u32 { return load<u8>(STATE_BASE + S_REGS + ((r & 3) << 2) + (r >> 2)); }
-@inline export function setReg8(r: u32, v: u32): void {
+export function reg8(r: u32): u32 {
+  return load<u8>(STATE_BASE + S_REGS + ((r & 3) << 2) + (r >> 2));
+}
+export function setReg8(r: u32, v: u32): void {
   store<u8>(STATE_BASE + S_REGS + ((r & 3) << 2) + (r >> 2), <u8>v);
 }
 
-@inline export function eip(): u32 { return load<u32>(STATE_BASE + S_EIP); }
-@inline export function setEip(v: u32): void { store<u32>(STATE_BASE + S_EIP, v); }
+export function eip(): u32 {
+  return load<u32>(STATE_BASE + S_EIP);
+}
+export function setEip(v: u32): void {
+  store<u32>(STATE_BASE + S_EIP, v);
+}
 
-@inline export function segSel(s: u32): u32 { return load<u32>(STATE_BASE + S_SEG_SEL + (s << 2)); }
-@inline export function segBase(s: u32): u32 { return load<u32>(STATE_BASE + S_SEG_BASE + (s << 2)); }
-@inline export function segLimit(s: u32): u32 { return load<u32>(STATE_BASE + S_SEG_LIMIT + (s << 2)); }
-@inline export function segAttr(s: u32): u32 { return load<u32>(STATE_BASE + S_SEG_ATTR + (s << 2)); }
-@inline export function setSegCache(s: u32, sel: u32, base: u32, limit: u32, attr: u32): void {
+export function segSel(s: u32): u32 {
+  return load<u32>(STATE_BASE + S_SEG_SEL + (s << 2));
+}
+export function segBase(s: u32): u32 {
+  return load<u32>(STATE_BASE + S_SEG_BASE + (s << 2));
+}
+export function segLimit(s: u32): u32 {
+  return load<u32>(STATE_BASE + S_SEG_LIMIT + (s << 2));
+}
+export function segAttr(s: u32): u32 {
+  return load<u32>(STATE_BASE + S_SEG_ATTR + (s << 2));
+}
+export function setSegCache(s: u32, sel: u32, base: u32, limit: u32, attr: u32): void {
   store<u32>(STATE_BASE + S_SEG_SEL + (s << 2), sel);
   store<u32>(STATE_BASE + S_SEG_BASE + (s << 2), base);
   store<u32>(STATE_BASE + S_SEG_LIMIT + (s << 2), limit);
   store<u32>(STATE_BASE + S_SEG_ATTR + (s << 2), attr);
 }
 
-@inline export function cr0(): u32 { return load<u32>(STATE_BASE + S_CR0); }
-@inline export function cpl(): u32 { return load<u32>(STATE_BASE + S_CPL); }
-@inline export function setCpl(v: u32): void { store<u32>(STATE_BASE + S_CPL, v); }
-@inline export function protectedMode(): bool { return (cr0() & CR0_PE) != 0; }
-@inline export function ramSize(): u32 { return load<u32>(CTL_BASE + C_RAM_SIZE); }
+export function cr0(): u32 {
+  return load<u32>(STATE_BASE + S_CR0);
+}
+export function cpl(): u32 {
+  return load<u32>(STATE_BASE + S_CPL);
+}
+export function setCpl(v: u32): void {
+  store<u32>(STATE_BASE + S_CPL, v);
+}
+export function protectedMode(): bool {
+  return (cr0() & CR0_PE) != 0;
+}
+export function ramSize(): u32 {
+  return load<u32>(CTL_BASE + C_RAM_SIZE);
+}

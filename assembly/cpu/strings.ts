@@ -13,11 +13,11 @@ import { checkIoPermission } from "./io-permission";
 
 const REP_CHUNK: u32 = 4096;
 
-@inline function addrMask(): u32 {
+function addrMask(): u32 {
   return a32 ? 0xffffffff : 0xffff;
 }
 
-@inline function idx(r: u32): u32 {
+function idx(r: u32): u32 {
   return reg32(r) & addrMask();
 }
 
@@ -26,7 +26,7 @@ function setIdx(r: u32, v: u32): void {
   else setReg16(r, v);
 }
 
-@inline function count(): u32 {
+function count(): u32 {
   return a32 ? reg32(ECX) : reg32(ECX) & 0xffff;
 }
 

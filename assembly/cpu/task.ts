@@ -8,12 +8,34 @@
 // becomes the new task's EIP (see commitNewContext).
 import { STATE_BASE, S_TR, S_LDTR, S_GDTR_BASE, S_GDTR_LIMIT, S_CR0, S_CR3 } from "../layout";
 import {
-  reg32, setReg32, segSel, setSegCache, setCpl, setEip, cr0, CR0_PG, CR0_TS, ES, CS, SS, DS, FS, GS,
+  reg32,
+  setReg32,
+  segSel,
+  setSegCache,
+  setCpl,
+  setEip,
+  cr0,
+  CR0_PG,
+  CR0_TS,
+  ES,
+  CS,
+  SS,
+  DS,
+  FS,
+  GS,
 } from "./state";
 import { getFlags, setFlags, saveFlagState, F_NT, F_VM } from "./flags";
 import { sysRead32, linWrite8, linWrite16, linWrite32, linRead8 } from "./memory";
 import {
-  readDescriptor, descLo, descHi, descAttr, descBase, descLimit, loadSegProtected, loadSegReal, loadCodeSegment,
+  readDescriptor,
+  descLo,
+  descHi,
+  descAttr,
+  descBase,
+  descLimit,
+  loadSegProtected,
+  loadSegReal,
+  loadCodeSegment,
 } from "./segments";
 import { raise, faulted, clearFault, faultVector, EXC_GP, EXC_NP, EXC_TS } from "./fault";
 import { beginInstruction } from "./decode";
@@ -33,7 +55,7 @@ const newRegs = new StaticArray<u32>(8);
 const newSegs = new StaticArray<u32>(6);
 
 /** The GDT descriptor address of a selector (TSS descriptors always live in the GDT). */
-@inline function gdtEntry(sel: u32): u32 {
+function gdtEntry(sel: u32): u32 {
   return load<u32>(STATE_BASE + S_GDTR_BASE) + (sel & 0xfff8);
 }
 
@@ -104,20 +126,26 @@ export function taskSwitch(sel: u32, source: u32, retEip: u32, hasCode: bool, co
   setCpl(0);
 
   // 1. Read the new task's state.
-  let newEip: u32, newFlags: u32, newLdt: u32, newCr3: u32 = 0;
+  let newEip: u32,
+    newFlags: u32,
+    newLdt: u32,
+    newCr3: u32 = 0;
   if (new32) {
     newCr3 = sysRead32(newBase + 0x1c);
     newEip = sysRead32(newBase + 0x20);
     newFlags = sysRead32(newBase + 0x24);
     for (let i: i32 = 0; i < 8; i++) unchecked((newRegs[i] = sysRead32(newBase + 0x28 + <u32>i * 4)));
-    for (let i: i32 = 0; i < 6; i++) unchecked((newSegs[i] = sysRead32(newBase + 0x48 + <u32>i * 4) & 0xffff));
+    for (let i: i32 = 0; i < 6; i++)
+      unchecked((newSegs[i] = sysRead32(newBase + 0x48 + <u32>i * 4) & 0xffff));
     newLdt = sysRead32(newBase + 0x60) & 0xffff;
   } else {
     newEip = sysRead32(newBase + 0x0e) & 0xffff;
     newFlags = sysRead32(newBase + 0x10) & 0xffff;
     // A 16-bit TSS holds the low halves; the upper halves read as ones (as Bochs and QEMU do).
-    for (let i: i32 = 0; i < 8; i++) unchecked((newRegs[i] = (sysRead32(newBase + 0x12 + <u32>i * 2) & 0xffff) | 0xffff0000));
-    for (let i: i32 = 0; i < 4; i++) unchecked((newSegs[i] = sysRead32(newBase + 0x22 + <u32>i * 2) & 0xffff));
+    for (let i: i32 = 0; i < 8; i++)
+      unchecked((newRegs[i] = (sysRead32(newBase + 0x12 + <u32>i * 2) & 0xffff) | 0xffff0000));
+    for (let i: i32 = 0; i < 4; i++)
+      unchecked((newSegs[i] = sysRead32(newBase + 0x22 + <u32>i * 2) & 0xffff));
     unchecked((newSegs[FS] = 0));
     unchecked((newSegs[GS] = 0));
     newLdt = sysRead32(newBase + 0x2a) & 0xffff;
@@ -199,7 +227,8 @@ export function taskSwitch(sel: u32, source: u32, retEip: u32, hasCode: bool, co
     const ca = descAttr(descHi);
     const cdpl = (ca >> 5) & 3;
     const conforming = (ca & 4) != 0;
-    if ((ca & 0x18) != 0x18 || (conforming ? cdpl > rpl : cdpl != rpl)) return raise(EXC_TS, (cs & 0xfffc) | ext);
+    if ((ca & 0x18) != 0x18 || (conforming ? cdpl > rpl : cdpl != rpl))
+      return raise(EXC_TS, (cs & 0xfffc) | ext);
     setCpl(rpl);
     if (!loadCodeSegment(cs, rpl, new32 ? newEip : newEip & 0xffff)) return;
     const ss = unchecked(newSegs[SS]);

@@ -140,7 +140,7 @@ export class Core {
         mmioWrite: (addr: number, width: number, value: number) =>
           host.mmioWrite(addr >>> 0, width, value >>> 0),
         ackInterrupt: () => host.ackInterrupt(),
-        abort: (msg: number, file: number, line: number, col: number) => {
+        hostAbort: (msg: number, file: number, line: number, col: number) => {
           throw new Error(
             `trapdoor core aborted: ${core?.readAsString(msg)} at ${core?.readAsString(file)}:${line}:${col}`,
           );

@@ -47,32 +47,54 @@ export function setControl(cw: u32): void {
   precBits = 64;
   masks = cw & 0x3f;
 }
-export function usePC(): void { precBits = pcBits; }
-export function setToRegister(v: bool): void { toRegister = v; }
+export function usePC(): void {
+  precBits = pcBits;
+}
+export function setToRegister(v: bool): void {
+  toRegister = v;
+}
 export function clearExc(): void {
   fexc = 0;
   roundedUp = false;
   wasTiny = false;
 }
-export function raiseExc(f: u32): void { fexc |= f; }
+export function raiseExc(f: u32): void {
+  fexc |= f;
+}
 
-@inline export function result(se: u32, sig: u64): void {
+export function result(se: u32, sig: u64): void {
   rSe = se;
   rSig = sig;
 }
 
 // ---------------------------------------------------------------- classification
 
-@inline export function expOf(se: u32): i32 { return <i32>(se & 0x7fff); }
-@inline export function signOf(se: u32): u32 { return (se >> 15) & 1; }
-export function isNaN(se: u32, sig: u64): bool { return (se & 0x7fff) == 0x7fff && (sig << 1) != 0 && (sig >> 63) != 0; }
-export function isSNaN(se: u32, sig: u64): bool { return isNaN(se, sig) && (sig & QUIET_BIT) == 0; }
-export function isInf(se: u32, sig: u64): bool { return (se & 0x7fff) == 0x7fff && sig == INT_BIT; }
-export function isZero(se: u32, sig: u64): bool { return (se & 0x7fff) == 0 && sig == 0; }
+export function expOf(se: u32): i32 {
+  return <i32>(se & 0x7fff);
+}
+export function signOf(se: u32): u32 {
+  return (se >> 15) & 1;
+}
+export function isNaN(se: u32, sig: u64): bool {
+  return (se & 0x7fff) == 0x7fff && sig << 1 != 0 && sig >> 63 != 0;
+}
+export function isSNaN(se: u32, sig: u64): bool {
+  return isNaN(se, sig) && (sig & QUIET_BIT) == 0;
+}
+export function isInf(se: u32, sig: u64): bool {
+  return (se & 0x7fff) == 0x7fff && sig == INT_BIT;
+}
+export function isZero(se: u32, sig: u64): bool {
+  return (se & 0x7fff) == 0 && sig == 0;
+}
 /** Denormal or pseudo-denormal: exponent 0, significand non-zero. */
-export function isDenormal(se: u32, sig: u64): bool { return (se & 0x7fff) == 0 && sig != 0; }
+export function isDenormal(se: u32, sig: u64): bool {
+  return (se & 0x7fff) == 0 && sig != 0;
+}
 /** Unnormals, pseudo-NaNs and pseudo-infinities: invalid operands since the 387 (§8.2.2). */
-export function isUnsupported(se: u32, sig: u64): bool { return (se & 0x7fff) != 0 && (sig >> 63) == 0; }
+export function isUnsupported(se: u32, sig: u64): bool {
+  return (se & 0x7fff) != 0 && sig >> 63 == 0;
+}
 
 // Normalised operand: value = nSig * 2^(nExp - BIAS - 63), nSig has bit 63 set (non-zero).
 let nExp: i32 = 0;
@@ -146,7 +168,7 @@ function shiftRightJam128(hi: u64, lo: u64, n: i32): void {
     jHi = hi;
     jLo = lo;
   } else if (n < 64) {
-    jLo = (hi << (64 - n)) | (lo >> n) | ((lo << (64 - n)) != 0 ? 1 : 0);
+    jLo = (hi << (64 - n)) | (lo >> n) | (lo << (64 - n) != 0 ? 1 : 0);
     jHi = hi >> n;
   } else if (n == 64) {
     jLo = hi | (lo != 0 ? 1 : 0);
@@ -178,8 +200,8 @@ function roundAt(sign: u32, sig: u64, extra: u64, drop: u32): void {
     lsb = sig & 1;
     kept = sig;
   } else {
-    const mask: u64 = (<u64>1 << drop) - 1;
-    const hb: u64 = <u64>1 << (drop - 1);
+    const mask: u64 = ((<u64>1) << drop) - 1;
+    const hb: u64 = (<u64>1) << (drop - 1);
     const rb = sig & mask;
     half = rb == hb && extra == 0;
     above = rb > hb || (rb == hb && extra != 0);
@@ -189,16 +211,23 @@ function roundAt(sign: u32, sig: u64, extra: u64, drop: u32): void {
   }
   let inc: bool;
   switch (rc) {
-    case 0: inc = above || (half && lsb != 0); break;
-    case 1: inc = inexact && sign != 0; break;
-    case 2: inc = inexact && sign == 0; break;
-    default: inc = false;
+    case 0:
+      inc = above || (half && lsb != 0);
+      break;
+    case 1:
+      inc = inexact && sign != 0;
+      break;
+    case 2:
+      inc = inexact && sign == 0;
+      break;
+    default:
+      inc = false;
   }
   rdInexact = inexact;
   rdUp = inc;
   rdCarry = false;
   if (inc) {
-    const step: u64 = <u64>1 << drop;
+    const step: u64 = (<u64>1) << drop;
     const s = kept + step;
     if (s < kept) {
       rdCarry = true;
@@ -224,14 +253,14 @@ export function roundPack(sign: u32, exp: i32, sig: u64, extra: u64): void {
     if (toRegister && (masks & OE) == 0) {
       fexc |= OE | (inexact ? PE : 0);
       roundedUp = up;
-      result((sign << 15) | <u32>((e - WRAP) & 0x7fff), s);
+      result((sign << 15) | (<u32>((e - WRAP) & 0x7fff)), s);
       return;
     }
     fexc |= OE | PE;
     const toInf = rc == 0 || (rc == 1 && sign != 0) || (rc == 2 && sign == 0);
     roundedUp = toInf;
     if (toInf) result((sign << 15) | 0x7fff, INT_BIT);
-    else result((sign << 15) | 0x7ffe, ~((<u64>1 << drop) - 1));
+    else result((sign << 15) | 0x7ffe, ~(((<u64>1) << drop) - 1));
     return;
   }
   if (e < 1) {
@@ -239,7 +268,7 @@ export function roundPack(sign: u32, exp: i32, sig: u64, extra: u64): void {
     if (toRegister && (masks & UE) == 0) {
       fexc |= UE | (inexact ? PE : 0);
       roundedUp = up;
-      result((sign << 15) | <u32>((e + WRAP) & 0x7fff), s);
+      result((sign << 15) | (<u32>((e + WRAP) & 0x7fff)), s);
       return;
     }
     // Denormalise, then round again at the same bit positions.
@@ -248,12 +277,12 @@ export function roundPack(sign: u32, exp: i32, sig: u64, extra: u64): void {
     s = rdSig;
     if (rdInexact) fexc |= UE | PE;
     roundedUp = rdUp;
-    result((sign << 15) | ((s >> 63) != 0 ? 1 : 0), s);
+    result((sign << 15) | (s >> 63 != 0 ? 1 : 0), s);
     return;
   }
   if (inexact) fexc |= PE;
   roundedUp = up;
-  result((sign << 15) | <u32>e, s);
+  result((sign << 15) | (<u32>e), s);
 }
 
 /** Round and pack an unnormalised (sig:extra) by shifting it left until bit 63 is set first. */
@@ -277,7 +306,9 @@ function normRoundPack(sign: u32, exp: i32, sig: u64, extra: u64): void {
 }
 
 /** An exact zero sum of opposite operands is +0, or -0 when rounding down (SDM vol. 1 §4.8.3.4). */
-@inline function exactZeroSign(): u32 { return rc == 1 ? 1 : 0; }
+function exactZeroSign(): u32 {
+  return rc == 1 ? 1 : 0;
+}
 
 // ---------------------------------------------------------------- add, subtract
 
@@ -322,8 +353,12 @@ export function add(aSe: u32, aSig: u64, bSe: u32, bSig: u64, negB: bool): void 
   const signB = signOf(bSe);
   if (signA == signB) {
     if (ea < eb) {
-      const te = ea; ea = eb; eb = te;
-      const ts = sa; sa = sb; sb = ts;
+      const te = ea;
+      ea = eb;
+      eb = te;
+      const ts = sa;
+      sa = sb;
+      sb = ts;
     }
     shiftRightJam128(sb, 0, ea - eb);
     let sum = sa + jHi;
@@ -339,8 +374,12 @@ export function add(aSe: u32, aSig: u64, bSe: u32, bSig: u64, negB: bool): void 
   }
   // Magnitude subtraction: order so that |a| >= |b|.
   if (ea < eb || (ea == eb && sa < sb)) {
-    const te = ea; ea = eb; eb = te;
-    const ts = sa; sa = sb; sb = ts;
+    const te = ea;
+    ea = eb;
+    eb = te;
+    const ts = sa;
+    sa = sb;
+    sb = ts;
     signA = signB;
   }
   if (ea == eb && sa == sb) {
@@ -359,8 +398,14 @@ let mHi: u64 = 0;
 let mLo: u64 = 0;
 /** Full 128-bit product of two u64. */
 export function mul128(a: u64, b: u64): void {
-  const a0 = a & 0xffffffff, a1 = a >> 32, b0 = b & 0xffffffff, b1 = b >> 32;
-  const p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+  const a0 = a & 0xffffffff,
+    a1 = a >> 32,
+    b0 = b & 0xffffffff,
+    b1 = b >> 32;
+  const p00 = a0 * b0,
+    p01 = a0 * b1,
+    p10 = a1 * b0,
+    p11 = a1 * b1;
   const mid = (p00 >> 32) + (p01 & 0xffffffff) + (p10 & 0xffffffff);
   mLo = (mid << 32) | (p00 & 0xffffffff);
   mHi = p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
@@ -370,19 +415,23 @@ export function mul128(a: u64, b: u64): void {
 export function mul(aSe: u32, aSig: u64, bSe: u32, bSig: u64): void {
   if (nanOperands(aSe, aSig, bSe, bSig)) return;
   const sign = signOf(aSe) ^ signOf(bSe);
-  const aInf = isInf(aSe, aSig), bInf = isInf(bSe, bSig);
-  const aZ = isZero(aSe, aSig), bZ = isZero(bSe, bSig);
+  const aInf = isInf(aSe, aSig),
+    bInf = isInf(bSe, bSig);
+  const aZ = isZero(aSe, aSig),
+    bZ = isZero(bSe, bSig);
   if ((aInf && bZ) || (bInf && aZ)) return invalid();
   if (isDenormal(aSe, aSig) || isDenormal(bSe, bSig)) fexc |= DE;
   if (aInf || bInf) return result((sign << 15) | 0x7fff, INT_BIT);
   if (aZ || bZ) return result(sign << 15, 0);
   normalize(aSe, aSig);
-  const ea = nExp, sa = nSig;
+  const ea = nExp,
+    sa = nSig;
   normalize(bSe, bSig);
   mul128(sa, nSig);
   let e = ea + nExp - BIAS;
-  let hi = mHi, lo = mLo;
-  if ((hi >> 63) != 0) e++;
+  let hi = mHi,
+    lo = mLo;
+  if (hi >> 63 != 0) e++;
   else {
     hi = (hi << 1) | (lo >> 63);
     lo <<= 1;
@@ -399,7 +448,8 @@ let dQx: u64 = 0;
  * with dividend < 2b. Gives 128 quotient bits (dQ:dQx) with a sticky lowest bit.
  */
 function divSigs(rem: u64, carry: u64, b: u64): void {
-  let q: u64 = 0, qx: u64 = 0;
+  let q: u64 = 0,
+    qx: u64 = 0;
   for (let i = 0; i < 128; i++) {
     const bit: u64 = carry != 0 || rem >= b ? 1 : 0;
     if (bit != 0) rem -= b;
@@ -416,8 +466,10 @@ function divSigs(rem: u64, carry: u64, b: u64): void {
 export function div(aSe: u32, aSig: u64, bSe: u32, bSig: u64): void {
   if (nanOperands(aSe, aSig, bSe, bSig)) return;
   const sign = signOf(aSe) ^ signOf(bSe);
-  const aInf = isInf(aSe, aSig), bInf = isInf(bSe, bSig);
-  const aZ = isZero(aSe, aSig), bZ = isZero(bSe, bSig);
+  const aInf = isInf(aSe, aSig),
+    bInf = isInf(bSe, bSig);
+  const aZ = isZero(aSe, aSig),
+    bZ = isZero(bSe, bSig);
   if ((aInf && bInf) || (aZ && bZ)) return invalid();
   if (isDenormal(aSe, aSig) || isDenormal(bSe, bSig)) fexc |= DE;
   if (aInf) return result((sign << 15) | 0x7fff, INT_BIT);
@@ -428,7 +480,8 @@ export function div(aSe: u32, aSig: u64, bSe: u32, bSig: u64): void {
   }
   if (aZ) return result(sign << 15, 0);
   normalize(aSe, aSig);
-  const ea = nExp, sa = nSig;
+  const ea = nExp,
+    sa = nSig;
   normalize(bSe, bSig);
   let e = ea - nExp + BIAS;
   if (sa >= nSig) divSigs(sa, 0, nSig);
@@ -462,7 +515,9 @@ export function sqrt(aSe: u32, aSig: u64): void {
     nLo = nSig << 63;
     re = e >> 1;
   }
-  let remHi: u64 = 0, remLo: u64 = 0, root: u64 = 0;
+  let remHi: u64 = 0,
+    remLo: u64 = 0,
+    root: u64 = 0;
   for (let i = 0; i < 64; i++) {
     // rem = rem << 2 | top two bits of N
     remHi = (remHi << 2) | (remLo >> 62);
@@ -501,18 +556,24 @@ export function compare(aSe: u32, aSig: u64, bSe: u32, bSig: u64, quiet: bool): 
     fexc |= IE;
     return CMP_UN;
   }
-  const an = isNaN(aSe, aSig), bn = isNaN(bSe, bSig);
+  const an = isNaN(aSe, aSig),
+    bn = isNaN(bSe, bSig);
   if (an || bn) {
     if (!quiet || isSNaN(aSe, aSig) || isSNaN(bSe, bSig)) fexc |= IE;
     return CMP_UN;
   }
   if (isDenormal(aSe, aSig) || isDenormal(bSe, bSig)) fexc |= DE;
-  const aZ = isZero(aSe, aSig), bZ = isZero(bSe, bSig);
+  const aZ = isZero(aSe, aSig),
+    bZ = isZero(bSe, bSig);
   if (aZ && bZ) return CMP_EQ;
-  const sa = signOf(aSe), sb = signOf(bSe);
+  const sa = signOf(aSe),
+    sb = signOf(bSe);
   if (sa != sb) return sa != 0 ? CMP_LT : CMP_GT;
   // Same sign: compare magnitudes (normalised, so pseudo-denormals compare by value).
-  let ea: i32 = -100000, ma: u64 = 0, eb: i32 = -100000, mb: u64 = 0;
+  let ea: i32 = -100000,
+    ma: u64 = 0,
+    eb: i32 = -100000,
+    mb: u64 = 0;
   if (!aZ) {
     normalize(aSe, aSig);
     ea = nExp;
@@ -555,10 +616,17 @@ function roundToInteger(sign: u32, se: u32, sig: u64): bool {
   iInexact = frac != 0;
   let inc: bool;
   switch (rc) {
-    case 0: inc = frac > INT_BIT || (frac == INT_BIT && (ip & 1) != 0); break;
-    case 1: inc = frac != 0 && sign != 0; break;
-    case 2: inc = frac != 0 && sign == 0; break;
-    default: inc = false;
+    case 0:
+      inc = frac > INT_BIT || (frac == INT_BIT && (ip & 1) != 0);
+      break;
+    case 1:
+      inc = frac != 0 && sign != 0;
+      break;
+    case 2:
+      inc = frac != 0 && sign == 0;
+      break;
+    default:
+      inc = false;
   }
   roundedUp = inc;
   iMag = ip + (inc ? 1 : 0);
@@ -571,7 +639,7 @@ function roundToInteger(sign: u32, se: u32, sig: u64): bool {
  * Returns the two's-complement value in the low `bits` bits.
  */
 export function toInt(se: u32, sig: u64, bits: u32): u64 {
-  const indef: u64 = <u64>1 << (bits - 1);
+  const indef: u64 = (<u64>1) << (bits - 1);
   if (isUnsupported(se, sig) || (se & 0x7fff) == 0x7fff) {
     fexc |= IE;
     return indef;
@@ -596,7 +664,7 @@ export function fromInt(v: i64): void {
   const sign: u32 = v < 0 ? 1 : 0;
   const m: u64 = v < 0 ? <u64>(0 - v) : <u64>v;
   const s = <i32>clz<u64>(m);
-  result((sign << 15) | <u32>(BIAS + 63 - s), m << s);
+  result((sign << 15) | (<u32>(BIAS + 63 - s)), m << s);
 }
 
 /** FRNDINT: round to an integral value per `rc`, keeping the sign of a zero result. */
@@ -611,7 +679,7 @@ export function roundInt(se: u32, sig: u64): void {
   if (iInexact) fexc |= PE;
   if (iMag == 0) return result(sign << 15, 0);
   const s = <i32>clz<u64>(iMag);
-  result((sign << 15) | <u32>(BIAS + 63 - s), iMag << s);
+  result((sign << 15) | (<u32>(BIAS + 63 - s)), iMag << s);
 }
 
 // ---------------------------------------------------------------- binary formats
@@ -621,10 +689,10 @@ export function roundInt(se: u32, sig: u64): void {
  * (SDM vol. 1 §4.2.2). Exact; a denormal raises DE, an SNaN raises IE and is quietened.
  */
 export function fromBinary(v: u64, ebits: u32, mbits: u32): void {
-  const sign = <u32>(v >> (ebits + mbits)) & 1;
+  const sign = (<u32>(v >> (ebits + mbits))) & 1;
   const emax: u32 = (1 << ebits) - 1;
-  const e = <u32>(v >> mbits) & emax;
-  const frac = v & ((<u64>1 << mbits) - 1);
+  const e = (<u32>(v >> mbits)) & emax;
+  const frac = v & (((<u64>1) << mbits) - 1);
   const shift: u32 = 63 - mbits;
   const bias: i32 = (1 << (ebits - 1)) - 1;
   if (e == emax) {
@@ -640,9 +708,9 @@ export function fromBinary(v: u64, ebits: u32, mbits: u32): void {
     fexc |= DE;
     const s = <i32>clz<u64>(frac);
     // value = frac * 2^(1 - bias - mbits); normalised significand frac << s has bit 63 set.
-    return result((sign << 15) | <u32>(1 - bias - <i32>mbits + 63 - s + BIAS), frac << s);
+    return result((sign << 15) | (<u32>(1 - bias - <i32>mbits + 63 - s + BIAS)), frac << s);
   }
-  result((sign << 15) | <u32>(<i32>e - bias + BIAS), INT_BIT | (frac << shift));
+  result((sign << 15) | (<u32>(<i32>e - bias + BIAS)), INT_BIT | (frac << shift));
 }
 
 /**
@@ -651,17 +719,17 @@ export function fromBinary(v: u64, ebits: u32, mbits: u32): void {
  */
 export function toBinary(se: u32, sig: u64, ebits: u32, mbits: u32): u64 {
   const sign = signOf(se);
-  const signBit: u64 = <u64>sign << (ebits + mbits);
+  const signBit: u64 = (<u64>sign) << (ebits + mbits);
   const emax: i32 = (1 << ebits) - 1;
   const shift: u32 = 63 - mbits;
   if (isUnsupported(se, sig)) {
     fexc |= IE;
-    return (<u64>1 << (ebits + mbits)) | (<u64>emax << mbits) | (<u64>1 << (mbits - 1));
+    return ((<u64>1) << (ebits + mbits)) | ((<u64>emax) << mbits) | ((<u64>1) << (mbits - 1));
   }
   if ((se & 0x7fff) == 0x7fff) {
-    if (sig == INT_BIT) return signBit | (<u64>emax << mbits);
+    if (sig == INT_BIT) return signBit | ((<u64>emax) << mbits);
     if ((sig & QUIET_BIT) == 0) fexc |= IE;
-    return signBit | (<u64>emax << mbits) | (((sig | QUIET_BIT) << 1) >> (shift + 1));
+    return signBit | ((<u64>emax) << mbits) | (((sig | QUIET_BIT) << 1) >> (shift + 1));
   }
   if (isZero(se, sig)) return signBit;
   normalize(se, sig);
@@ -673,8 +741,8 @@ export function toBinary(se: u32, sig: u64, ebits: u32, mbits: u32): u64 {
     fexc |= OE | PE;
     const toInf = rc == 0 || (rc == 1 && sign != 0) || (rc == 2 && sign == 0);
     roundedUp = toInf;
-    if (toInf) return signBit | (<u64>emax << mbits);
-    return signBit | (<u64>(emax - 1) << mbits) | ((<u64>1 << mbits) - 1);
+    if (toInf) return signBit | ((<u64>emax) << mbits);
+    return signBit | ((<u64>(emax - 1)) << mbits) | (((<u64>1) << mbits) - 1);
   }
   if (e < 1) {
     wasTiny = e1 < 1;
@@ -688,7 +756,7 @@ export function toBinary(se: u32, sig: u64, ebits: u32, mbits: u32): u64 {
   }
   if (rdInexact) fexc |= PE;
   roundedUp = rdUp;
-  return signBit | (<u64>e1 << mbits) | ((rdSig << 1) >> (shift + 1));
+  return signBit | ((<u64>e1) << mbits) | ((rdSig << 1) >> (shift + 1));
 }
 
 // ---------------------------------------------------------------- scale, extract, remainder
@@ -696,7 +764,8 @@ export function toBinary(se: u32, sig: u64, ebits: u32, mbits: u32): u64 {
 /** FSCALE: a * 2^trunc(b), rounded at full precision (SDM vol. 2 "FSCALE"). */
 export function scale(aSe: u32, aSig: u64, bSe: u32, bSig: u64): void {
   if (nanOperands(aSe, aSig, bSe, bSig)) return;
-  const aInf = isInf(aSe, aSig), bInf = isInf(bSe, bSig);
+  const aInf = isInf(aSe, aSig),
+    bInf = isInf(bSe, bSig);
   const aZ = isZero(aSe, aSig);
   if (bInf) {
     if (signOf(bSe) != 0) {
@@ -727,7 +796,7 @@ export let xtractExp: i32 = 0;
 export function extract(se: u32, sig: u64): void {
   normalize(se, sig);
   xtractExp = nExp - BIAS;
-  result((se & 0x8000) | <u32>BIAS, nSig);
+  result((se & 0x8000) | (<u32>BIAS), nSig);
 }
 
 /** Quotient bits of the last remainder (C0 = q2, C3 = q1, C1 = q0) and whether it is partial. */
@@ -749,9 +818,11 @@ export function remainder(aSe: u32, aSig: u64, bSe: u32, bSig: u64, nearest: boo
   if (isZero(aSe, aSig)) return result(aSe, aSig);
   normalize(aSe, aSig);
   if (isInf(bSe, bSig)) return roundPack(signOf(aSe), nExp, nSig, 0); // a itself, canonical
-  const ea = nExp, sa = nSig;
+  const ea = nExp,
+    sa = nSig;
   normalize(bSe, bSig);
-  const eb = nExp, sb = nSig;
+  const eb = nExp,
+    sb = nSig;
   let sign = signOf(aSe);
   let d = ea - eb;
   let eR = eb;
@@ -787,8 +858,8 @@ export function remainder(aSe: u32, aSig: u64, bSe: u32, bSig: u64, nearest: boo
       }
     }
     if (nearest && !remPartial) {
-      const twoR_gt = (r >> 63) != 0 || (r << 1) > sb;
-      const twoR_eq = (r >> 63) == 0 && (r << 1) == sb;
+      const twoR_gt = r >> 63 != 0 || r << 1 > sb;
+      const twoR_eq = r >> 63 == 0 && r << 1 == sb;
       if (twoR_gt || (twoR_eq && (q & 1) != 0)) {
         q += 1;
         r = sb - r;

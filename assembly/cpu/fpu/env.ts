@@ -5,8 +5,28 @@ import { read8, read16, read32, write8, write16, write32 } from "../memory";
 import { faulted } from "../fault";
 import { realOrV86 } from "../segments";
 import {
-  fcw, setFcw, fsw, setFsw, tags, setTags, top, fip, fcs, fop, fdp, fds, setPointers, physSe, physSig, setPhys,
-  fullTag, loadFullTag, setFerr, fpuInit, SW_ES, SW_B,
+  fcw,
+  setFcw,
+  fsw,
+  setFsw,
+  tags,
+  setTags,
+  top,
+  fip,
+  fcs,
+  fop,
+  fdp,
+  fds,
+  setPointers,
+  physSe,
+  physSig,
+  setPhys,
+  fullTag,
+  loadFullTag,
+  setFerr,
+  fpuInit,
+  SW_ES,
+  SW_B,
 } from "./state";
 
 /** An 80-bit value read by read80. */
@@ -17,7 +37,7 @@ export function read80(seg: u32, off: u32): void {
   const lo = read32(seg, off);
   const hi = read32(seg, off + 4);
   const se = read16(seg, off + 8);
-  mSig = (<u64>hi << 32) | lo;
+  mSig = ((<u64>hi) << 32) | lo;
   mSe = se;
 }
 
@@ -82,7 +102,14 @@ export function storeEnv(seg: u32, off: u32, o32: bool): u32 {
 }
 
 // Environment fields read by readEnv, committed by commitEnv.
-let eCw: u32 = 0, eSw: u32 = 0, eTw: u32 = 0, eIp: u32 = 0, eCs: u32 = 0, eOp: u32 = 0, eDp: u32 = 0, eDs: u32 = 0;
+let eCw: u32 = 0,
+  eSw: u32 = 0,
+  eTw: u32 = 0,
+  eIp: u32 = 0,
+  eCs: u32 = 0,
+  eOp: u32 = 0,
+  eDp: u32 = 0,
+  eDs: u32 = 0;
 
 function readEnv(seg: u32, off: u32, o32: bool): u32 {
   const real = realOrV86();
@@ -92,7 +119,7 @@ function readEnv(seg: u32, off: u32, o32: bool): u32 {
     eTw = read16(seg, off + 8);
     if (real) {
       const w16 = read32(seg, off + 16);
-      eIp = (read16(seg, off + 12) | ((w16 >> 12) << 16));
+      eIp = read16(seg, off + 12) | ((w16 >> 12) << 16);
       eOp = w16 & 0x7ff;
       eDp = read16(seg, off + 20) | ((read32(seg, off + 24) >> 12) << 16);
       eCs = 0;

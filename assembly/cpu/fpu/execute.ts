@@ -12,15 +12,81 @@ import { raise, raiseNoCode, faulted, EXC_MF, EXC_UD, EXC_GP, EXC_NM } from "../
 import { cr0, CR0_NE, CR0_EM, CR0_TS, segSel, segBase, setReg16, CS, EAX } from "../state";
 import { getFlags, setFlags, condition, F_ZF, F_PF, F_CF, F_OF, F_SF, F_AF } from "../flags";
 import {
-  setControl, usePC, clearExc, fexc, masks, rSe, rSig, roundedUp, setToRegister, raiseExc, add, mul, div, sqrt,
-  compare, toInt, fromInt, roundInt, fromBinary, toBinary, scale, extract, xtractExp, remainder, remQuot,
-  remPartial, isNaN, isInf, isZero, isDenormal, isUnsupported, nanOperand, signOf, INDEF_SE, INDEF_SIG, INT_BIT,
-  IE, DE, ZE, OE, UE, CMP_GT, CMP_LT, CMP_EQ,
+  setControl,
+  usePC,
+  clearExc,
+  fexc,
+  masks,
+  rSe,
+  rSig,
+  roundedUp,
+  setToRegister,
+  raiseExc,
+  add,
+  mul,
+  div,
+  sqrt,
+  compare,
+  toInt,
+  fromInt,
+  roundInt,
+  fromBinary,
+  toBinary,
+  scale,
+  extract,
+  xtractExp,
+  remainder,
+  remQuot,
+  remPartial,
+  isNaN,
+  isInf,
+  isZero,
+  isDenormal,
+  isUnsupported,
+  nanOperand,
+  signOf,
+  INDEF_SE,
+  INDEF_SIG,
+  INT_BIT,
+  IE,
+  DE,
+  ZE,
+  OE,
+  UE,
+  CMP_GT,
+  CMP_LT,
+  CMP_EQ,
 } from "./arith";
 import {
-  fcw, setFcw, fsw, setFsw, top, setTop, stSe, stSig, setSt, isEmpty, freeSt, push, pop, setCC, signalExc,
-  updateSummary, setFerr, stackFault, pushIndefinite, setPointers, fpuInit, fdp, fds, SW_ES, SW_C0, SW_C1,
-  SW_C2, SW_C3, SW_CC,
+  fcw,
+  setFcw,
+  fsw,
+  setFsw,
+  top,
+  setTop,
+  stSe,
+  stSig,
+  setSt,
+  isEmpty,
+  freeSt,
+  push,
+  pop,
+  setCC,
+  signalExc,
+  updateSummary,
+  setFerr,
+  stackFault,
+  pushIndefinite,
+  setPointers,
+  fpuInit,
+  fdp,
+  fds,
+  SW_ES,
+  SW_C0,
+  SW_C1,
+  SW_C2,
+  SW_C3,
+  SW_CC,
 } from "./state";
 import { read80, write80, mSe, mSig, storeEnv, loadEnv, fsave, frstor, fxsave, fxrstor, fixCw } from "./env";
 import { f2xm1, fyl2x, fyl2xp1, fpatan, fsin, fcos, ftan, outOfRange } from "./transcend";
@@ -76,7 +142,7 @@ export function fpuEscape(op: u32): void {
 // ---------------------------------------------------------------- result commit
 
 /** Unmasked exceptions among `kinds` in this instruction's flags. */
-@inline function unmasked(kinds: u32): bool {
+function unmasked(kinds: u32): bool {
   return (fexc & ~masks & kinds) != 0;
 }
 
@@ -103,12 +169,24 @@ function underflow(i: u32, pops: u32): void {
 function arith(kind: u32, aSe: u32, aSig: u64, bSe: u32, bSig: u64): void {
   usePC();
   switch (kind) {
-    case 0: add(aSe, aSig, bSe, bSig, false); break;
-    case 1: mul(aSe, aSig, bSe, bSig); break;
-    case 4: add(aSe, aSig, bSe, bSig, true); break;
-    case 5: add(bSe, bSig, aSe, aSig, true); break;
-    case 6: div(aSe, aSig, bSe, bSig); break;
-    default: div(bSe, bSig, aSe, aSig); break;
+    case 0:
+      add(aSe, aSig, bSe, bSig, false);
+      break;
+    case 1:
+      mul(aSe, aSig, bSe, bSig);
+      break;
+    case 4:
+      add(aSe, aSig, bSe, bSig, true);
+      break;
+    case 5:
+      add(bSe, bSig, aSe, aSig, true);
+      break;
+    case 6:
+      div(aSe, aSig, bSe, bSig);
+      break;
+    default:
+      div(bSe, bSig, aSe, aSig);
+      break;
   }
 }
 
@@ -183,14 +261,16 @@ function fxch(i: u32): void {
     if (isEmpty(0)) setSt(0, INDEF_SE, INDEF_SIG);
     if (isEmpty(i)) setSt(i, INDEF_SE, INDEF_SIG);
   } else setCC(SW_C1, 0);
-  const se = stSe(0), sig = stSig(0);
+  const se = stSe(0),
+    sig = stSig(0);
   setSt(0, stSe(i), stSig(i));
   setSt(i, se, sig);
 }
 
 /** FXAM (SDM vol. 2 "FXAM"): class in C3 C2 C0, sign in C1. */
 function fxam(): void {
-  const se = stSe(0), sig = stSig(0);
+  const se = stSe(0),
+    sig = stSig(0);
   let cc: u32 = signOf(se) != 0 ? SW_C1 : 0;
   if (isEmpty(0)) cc |= SW_C3 | SW_C0;
   else if (isUnsupported(se, sig)) cc |= 0;
@@ -212,7 +292,9 @@ function registerForm(op: u32): void {
       if (isEmpty(0) || isEmpty(i)) return underflow(0, 0);
       arith(regField, stSe(0), stSig(0), stSe(i), stSig(i));
       return commit(0, false);
-    case 0xdc: case 0xde: { // ST(i) op ST(0) [and pop]; the SUB/DIV pairs swap in this map
+    case 0xdc:
+    case 0xde: {
+      // ST(i) op ST(0) [and pop]; the SUB/DIV pairs swap in this map
       const popAfter = op == 0xde;
       // DC D0: FCOM2, DE D0: FCOMP5 (undocumented aliases of FCOM/FCOMP ST(i))
       if (regField == 2) return fcom(isEmpty(i), stSe(i), stSig(i), false, popAfter ? 1 : 0);
@@ -226,7 +308,8 @@ function registerForm(op: u32): void {
       arith(kind, stSe(i), stSig(i), stSe(0), stSig(0));
       return commit(i, popAfter);
     }
-    case 0xd9: return d9Register(i);
+    case 0xd9:
+      return d9Register(i);
     case 0xda:
       if (regField < 4) return fcmov(regField, false);
       if (regField == 5 && i == 1) return fcom(isEmpty(1), stSe(1), stSig(1), true, 2); // FUCOMPP
@@ -236,7 +319,8 @@ function registerForm(op: u32): void {
       if (regField == 5) return fcomi(i, true, false);
       if (regField == 6) return fcomi(i, false, false);
       if (regField == 4) {
-        if (i == 2) { // FNCLEX
+        if (i == 2) {
+          // FNCLEX
           setFsw(fsw() & 0x7f00);
           setFerr(0);
           return;
@@ -247,13 +331,21 @@ function registerForm(op: u32): void {
       return raiseNoCode(EXC_UD);
     case 0xdd:
       switch (regField) {
-        case 0: freeSt(i); return; // FFREE
-        case 1: return fxch(i); // FXCH4 (undocumented alias)
-        case 2: return fstReg(i, false);
-        case 3: return fstReg(i, true);
-        case 4: return fcom(isEmpty(i), stSe(i), stSig(i), true, 0); // FUCOM
-        case 5: return fcom(isEmpty(i), stSe(i), stSig(i), true, 1); // FUCOMP
-        default: return raiseNoCode(EXC_UD);
+        case 0:
+          freeSt(i);
+          return; // FFREE
+        case 1:
+          return fxch(i); // FXCH4 (undocumented alias)
+        case 2:
+          return fstReg(i, false);
+        case 3:
+          return fstReg(i, true);
+        case 4:
+          return fcom(isEmpty(i), stSe(i), stSig(i), true, 0); // FUCOM
+        case 5:
+          return fcom(isEmpty(i), stSe(i), stSig(i), true, 1); // FUCOMP
+        default:
+          return raiseNoCode(EXC_UD);
       }
     default: // 0xdf
       switch (regField) {
@@ -261,15 +353,21 @@ function registerForm(op: u32): void {
           freeSt(i);
           setTop(top() + 1);
           return;
-        case 1: return fxch(i); // FXCH7 (undocumented alias)
-        case 2: case 3: return fstReg(i, true); // FSTP8, FSTP9 (undocumented aliases)
+        case 1:
+          return fxch(i); // FXCH7 (undocumented alias)
+        case 2:
+        case 3:
+          return fstReg(i, true); // FSTP8, FSTP9 (undocumented aliases)
         case 4:
           if (i != 0) return raiseNoCode(EXC_UD);
           setReg16(EAX, fsw()); // FNSTSW AX
           return;
-        case 5: return fcomi(i, true, true);
-        case 6: return fcomi(i, false, true);
-        default: return raiseNoCode(EXC_UD);
+        case 5:
+          return fcomi(i, true, true);
+        case 6:
+          return fcomi(i, false, true);
+        default:
+          return raiseNoCode(EXC_UD);
       }
   }
 }
@@ -288,14 +386,22 @@ function constant(k: u32): void {
   const rcMode = (fcw() >> 10) & 3;
   const down = rcMode == 1 || rcMode == 3;
   switch (k) {
-    case 0: return fld(0x3fff, INT_BIT); // FLD1
-    case 1: return fld(0x4000, rcMode == 2 ? 0xd49a784bcd1b8aff : 0xd49a784bcd1b8afe); // FLDL2T
-    case 2: return fld(0x3fff, down ? 0xb8aa3b295c17f0bb : 0xb8aa3b295c17f0bc); // FLDL2E
-    case 3: return fld(0x4000, down ? 0xc90fdaa22168c234 : 0xc90fdaa22168c235); // FLDPI
-    case 4: return fld(0x3ffd, down ? 0x9a209a84fbcff798 : 0x9a209a84fbcff799); // FLDLG2
-    case 5: return fld(0x3ffe, down ? 0xb17217f7d1cf79ab : 0xb17217f7d1cf79ac); // FLDLN2
-    case 6: return fld(0, 0); // FLDZ
-    default: return raiseNoCode(EXC_UD);
+    case 0:
+      return fld(0x3fff, INT_BIT); // FLD1
+    case 1:
+      return fld(0x4000, rcMode == 2 ? 0xd49a784bcd1b8aff : 0xd49a784bcd1b8afe); // FLDL2T
+    case 2:
+      return fld(0x3fff, down ? 0xb8aa3b295c17f0bb : 0xb8aa3b295c17f0bc); // FLDL2E
+    case 3:
+      return fld(0x4000, down ? 0xc90fdaa22168c234 : 0xc90fdaa22168c235); // FLDPI
+    case 4:
+      return fld(0x3ffd, down ? 0x9a209a84fbcff798 : 0x9a209a84fbcff799); // FLDLG2
+    case 5:
+      return fld(0x3ffe, down ? 0xb17217f7d1cf79ab : 0xb17217f7d1cf79ac); // FLDLN2
+    case 6:
+      return fld(0, 0); // FLDZ
+    default:
+      return raiseNoCode(EXC_UD);
   }
 }
 
@@ -311,33 +417,48 @@ function d9Register(i: u32): void {
         return;
       }
       return fld(stSe(i), stSig(i));
-    case 1: return fxch(i);
+    case 1:
+      return fxch(i);
     case 2:
       if (i != 0) return raiseNoCode(EXC_UD);
       return; // FNOP
-    case 3: return fstReg(i, true); // FSTP1 (undocumented alias)
-    case 5: return constant(i);
+    case 3:
+      return fstReg(i, true); // FSTP1 (undocumented alias)
+    case 5:
+      return constant(i);
     case 4:
       switch (i) {
-        case 0: case 1: // FCHS, FABS
+        case 0:
+        case 1: // FCHS, FABS
           if (isEmpty(0)) return underflow(0, 0);
           setSt(0, i == 0 ? stSe(0) ^ 0x8000 : stSe(0) & 0x7fff, stSig(0));
           setCC(SW_C1, 0);
           return;
-        case 4: return fcom(false, 0, 0, false, 0); // FTST
-        case 5: return fxam();
-        default: return raiseNoCode(EXC_UD);
+        case 4:
+          return fcom(false, 0, 0, false, 0); // FTST
+        case 5:
+          return fxam();
+        default:
+          return raiseNoCode(EXC_UD);
       }
-    case 6: return d9Misc(i);
-    default: return d9Misc(i + 8);
+    case 6:
+      return d9Misc(i);
+    default:
+      return d9Misc(i + 8);
   }
 }
 
 /** D9 F0-FF: F2XM1 FYL2X FPTAN FPATAN FXTRACT FPREM1 FDECSTP FINCSTP FPREM FYL2XP1 FSQRT FSINCOS FRNDINT FSCALE FSIN FCOS. */
 function d9Misc(k: u32): void {
   switch (k) {
-    case 6: setTop(top() - 1); setCC(SW_C1, 0); return; // FDECSTP
-    case 7: setTop(top() + 1); setCC(SW_C1, 0); return; // FINCSTP
+    case 6:
+      setTop(top() - 1);
+      setCC(SW_C1, 0);
+      return; // FDECSTP
+    case 7:
+      setTop(top() + 1);
+      setCC(SW_C1, 0);
+      return; // FINCSTP
     default:
   }
   // Everything else reads ST(0), and the two-operand ones ST(1).
@@ -345,7 +466,8 @@ function d9Misc(k: u32): void {
   if (isEmpty(0) || (two && isEmpty(1))) {
     // FYL2X, FPATAN, FYL2XP1 write ST(1) and pop.
     if (k == 1 || k == 3 || k == 9) return underflow(1, 1);
-    if (k == 2 || k == 4 || k == 11) { // FPTAN, FXTRACT, FSINCOS: two indefinites
+    if (k == 2 || k == 4 || k == 11) {
+      // FPTAN, FXTRACT, FSINCOS: two indefinites
       if (!stackFault(false)) return;
       setSt(0, INDEF_SE, INDEF_SIG);
       if (isEmpty(7)) pushIndefinite();
@@ -353,26 +475,51 @@ function d9Misc(k: u32): void {
     }
     return underflow(0, 0);
   }
-  const se = stSe(0), sig = stSig(0);
+  const se = stSe(0),
+    sig = stSig(0);
   switch (k) {
-    case 0: f2xm1(se, sig); return commit(0, false);
-    case 1: fyl2x(se, sig, stSe(1), stSig(1)); return commit(1, true);
-    case 3: fpatan(se, sig, stSe(1), stSig(1)); return commit(1, true);
-    case 9: fyl2xp1(se, sig, stSe(1), stSig(1)); return commit(1, true);
-    case 10: usePC(); sqrt(se, sig); return commit(0, false);
-    case 12: roundInt(se, sig); return commit(0, false);
-    case 13: scale(se, sig, stSe(1), stSig(1)); return commit(0, false);
-    case 5: case 8: { // FPREM1, FPREM
+    case 0:
+      f2xm1(se, sig);
+      return commit(0, false);
+    case 1:
+      fyl2x(se, sig, stSe(1), stSig(1));
+      return commit(1, true);
+    case 3:
+      fpatan(se, sig, stSe(1), stSig(1));
+      return commit(1, true);
+    case 9:
+      fyl2xp1(se, sig, stSe(1), stSig(1));
+      return commit(1, true);
+    case 10:
+      usePC();
+      sqrt(se, sig);
+      return commit(0, false);
+    case 12:
+      roundInt(se, sig);
+      return commit(0, false);
+    case 13:
+      scale(se, sig, stSe(1), stSig(1));
+      return commit(0, false);
+    case 5:
+    case 8: {
+      // FPREM1, FPREM
       remainder(se, sig, stSe(1), stSig(1), k == 5);
       if (unmasked(IE | DE)) return signalExc(fexc);
       setSt(0, rSe, rSig);
       const q = remQuot;
-      setCC(SW_CC, remPartial ? SW_C2 : ((q & 4) != 0 ? SW_C0 : 0) | ((q & 2) != 0 ? SW_C3 : 0) | ((q & 1) != 0 ? SW_C1 : 0));
+      setCC(
+        SW_CC,
+        remPartial
+          ? SW_C2
+          : ((q & 4) != 0 ? SW_C0 : 0) | ((q & 2) != 0 ? SW_C3 : 0) | ((q & 1) != 0 ? SW_C1 : 0),
+      );
       signalExc(fexc);
       return;
     }
-    case 4: return fxtract(se, sig);
-    case 14: case 15: // FSIN, FCOS
+    case 4:
+      return fxtract(se, sig);
+    case 14:
+    case 15: // FSIN, FCOS
       if (outOfRange(se)) return setCC(SW_C2, SW_C2);
       if (k == 14) fsin(se, sig);
       else fcos(se, sig);
@@ -441,7 +588,8 @@ function tanOrSinCos(tan: bool, se: u32, sig: u64): void {
     pushSig = rSig;
     fsin(se, sig);
   }
-  if (isNaN(rSe, rSig)) { // a NaN operand or an invalid one gives two NaNs
+  if (isNaN(rSe, rSig)) {
+    // a NaN operand or an invalid one gives two NaNs
     pushSe = rSe;
     pushSig = rSig;
   }
@@ -458,7 +606,8 @@ function tanOrSinCos(tan: bool, se: u32, sig: u64): void {
 let opSe: u32 = 0;
 let opSig: u64 = 0;
 function readOperand(fmt: u32): void {
-  const seg = eaSeg, off = eaOff;
+  const seg = eaSeg,
+    off = eaOff;
   switch (fmt) {
     case 0: {
       const v = read32(seg, off);
@@ -476,7 +625,7 @@ function readOperand(fmt: u32): void {
       const lo = read32(seg, off);
       const hi = read32(seg, off + 4);
       if (faulted()) return;
-      fromBinary((<u64>hi << 32) | lo, 11, 52);
+      fromBinary(((<u64>hi) << 32) | lo, 11, 52);
       break;
     }
     default: {
@@ -490,9 +639,13 @@ function readOperand(fmt: u32): void {
 }
 
 function memoryForm(op: u32): void {
-  const seg = eaSeg, off = eaOff;
+  const seg = eaSeg,
+    off = eaOff;
   switch (op) {
-    case 0xd8: case 0xda: case 0xdc: case 0xde: {
+    case 0xd8:
+    case 0xda:
+    case 0xdc:
+    case 0xde: {
       // ST(0) op m32fp / m32int / m64fp / m16int
       readOperand((op - 0xd8) >> 1);
       if (faulted()) return;
@@ -503,10 +656,17 @@ function memoryForm(op: u32): void {
     }
     case 0xd9:
       switch (regField) {
-        case 0: readOperand(0); if (!faulted()) fld(opSe, opSig); return;
-        case 2: case 3: return storeFloat(0, regField == 3);
-        case 4: return loadEnv(seg, off, o32);
-        case 5: { // FLDCW
+        case 0:
+          readOperand(0);
+          if (!faulted()) fld(opSe, opSig);
+          return;
+        case 2:
+        case 3:
+          return storeFloat(0, regField == 3);
+        case 4:
+          return loadEnv(seg, off, o32);
+        case 5: {
+          // FLDCW
           const v = read16(seg, off);
           if (faulted()) return;
           setFcw(fixCw(v));
@@ -518,55 +678,89 @@ function memoryForm(op: u32): void {
           if (!faulted()) setFcw(fcw() | 0x3f);
           updateSummary();
           return;
-        case 7: write16(seg, off, fcw()); return; // FNSTCW
-        default: return raiseNoCode(EXC_UD);
+        case 7:
+          write16(seg, off, fcw());
+          return; // FNSTCW
+        default:
+          return raiseNoCode(EXC_UD);
       }
     case 0xdb:
       switch (regField) {
-        case 0: readOperand(1); if (!faulted()) fld(opSe, opSig); return;
-        case 2: case 3: return storeInt(32, regField == 3);
-        case 5: read80(seg, off); if (!faulted()) fld(mSe, mSig); return; // FLD m80: no conversion
-        case 7: return storeFloat(2, true);
-        default: return raiseNoCode(EXC_UD); // /1 FISTTP is SSE3
+        case 0:
+          readOperand(1);
+          if (!faulted()) fld(opSe, opSig);
+          return;
+        case 2:
+        case 3:
+          return storeInt(32, regField == 3);
+        case 5:
+          read80(seg, off);
+          if (!faulted()) fld(mSe, mSig);
+          return; // FLD m80: no conversion
+        case 7:
+          return storeFloat(2, true);
+        default:
+          return raiseNoCode(EXC_UD); // /1 FISTTP is SSE3
       }
     case 0xdd:
       switch (regField) {
-        case 0: readOperand(2); if (!faulted()) fld(opSe, opSig); return;
-        case 2: case 3: return storeFloat(1, regField == 3);
-        case 4: return frstor(seg, off, o32);
-        case 6: return fsave(seg, off, o32);
-        case 7: write16(seg, off, fsw()); return; // FNSTSW m16
-        default: return raiseNoCode(EXC_UD);
+        case 0:
+          readOperand(2);
+          if (!faulted()) fld(opSe, opSig);
+          return;
+        case 2:
+        case 3:
+          return storeFloat(1, regField == 3);
+        case 4:
+          return frstor(seg, off, o32);
+        case 6:
+          return fsave(seg, off, o32);
+        case 7:
+          write16(seg, off, fsw());
+          return; // FNSTSW m16
+        default:
+          return raiseNoCode(EXC_UD);
       }
     default: // 0xdf
       switch (regField) {
-        case 0: readOperand(3); if (!faulted()) fld(opSe, opSig); return;
-        case 2: case 3: return storeInt(16, regField == 3);
-        case 4: return fbld(seg, off);
+        case 0:
+          readOperand(3);
+          if (!faulted()) fld(opSe, opSig);
+          return;
+        case 2:
+        case 3:
+          return storeInt(16, regField == 3);
+        case 4:
+          return fbld(seg, off);
         case 5: {
           const lo = read32(seg, off);
           const hi = read32(seg, off + 4);
           if (faulted()) return;
-          fromInt(<i64>((<u64>hi << 32) | lo));
+          fromInt(<i64>(((<u64>hi) << 32) | lo));
           return fld(rSe, rSig);
         }
-        case 6: return fbstp(seg, off);
-        case 7: return storeInt(64, true);
-        default: return raiseNoCode(EXC_UD);
+        case 6:
+          return fbstp(seg, off);
+        case 7:
+          return storeInt(64, true);
+        default:
+          return raiseNoCode(EXC_UD);
       }
   }
 }
 
 /** Memory destinations take no wrapped result: unmasked IE/OE/UE leave memory alone. */
-@inline function storeBlocked(): bool {
+function storeBlocked(): bool {
   return unmasked(IE | OE | UE);
 }
 
 /** FST/FSTP m32fp (0), m64fp (1), FSTP m80fp (2). */
 function storeFloat(fmt: u32, popAfter: bool): void {
-  const seg = eaSeg, off = eaOff;
+  const seg = eaSeg,
+    off = eaOff;
   setToRegister(false);
-  let se: u32 = INDEF_SE, sig: u64 = INDEF_SIG;
+  let se: u32 = INDEF_SE,
+    sig: u64 = INDEF_SIG;
   const empty = isEmpty(0);
   if (!empty) {
     se = stSe(0);
@@ -597,9 +791,10 @@ function storeFloat(fmt: u32, popAfter: bool): void {
 
 /** FIST/FISTP m16int/m32int/m64int. */
 function storeInt(bits: u32, popAfter: bool): void {
-  const seg = eaSeg, off = eaOff;
+  const seg = eaSeg,
+    off = eaOff;
   const empty = isEmpty(0);
-  const v: u64 = empty ? <u64>1 << (bits - 1) : toInt(stSe(0), stSig(0), bits);
+  const v: u64 = empty ? (<u64>1) << (bits - 1) : toInt(stSe(0), stSig(0), bits);
   if (empty) {
     if ((fcw() & IE) == 0) {
       stackFault(false);

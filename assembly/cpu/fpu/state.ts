@@ -3,8 +3,18 @@
 // physical (TOP + i) & 7. The tag is abridged (1 = in use); the full tag word is computed from
 // the register contents when the environment is stored (§8.1.7).
 import {
-  STATE_BASE, S_FPU_CW, S_FPU_SW, S_FPU_TAG, S_FPU_IP, S_FPU_CS, S_FPU_OP, S_FPU_DP, S_FPU_DS, S_FPU_REGS,
-  CTL_BASE, C_FERR,
+  STATE_BASE,
+  S_FPU_CW,
+  S_FPU_SW,
+  S_FPU_TAG,
+  S_FPU_IP,
+  S_FPU_CS,
+  S_FPU_OP,
+  S_FPU_DP,
+  S_FPU_DS,
+  S_FPU_REGS,
+  CTL_BASE,
+  C_FERR,
 } from "../../layout";
 import { INDEF_SE, INDEF_SIG, IE, SF } from "./arith";
 
@@ -17,20 +27,46 @@ export const SW_C3: u32 = 0x4000;
 export const SW_B: u32 = 0x8000;
 export const SW_CC: u32 = SW_C0 | SW_C1 | SW_C2 | SW_C3;
 
-@inline export function fcw(): u32 { return load<u32>(STATE_BASE + S_FPU_CW); }
-@inline export function setFcw(v: u32): void { store<u32>(STATE_BASE + S_FPU_CW, v); }
-@inline export function fsw(): u32 { return load<u32>(STATE_BASE + S_FPU_SW); }
-@inline export function setFsw(v: u32): void { store<u32>(STATE_BASE + S_FPU_SW, v & 0xffff); }
-@inline export function tags(): u32 { return load<u32>(STATE_BASE + S_FPU_TAG); }
-@inline export function setTags(v: u32): void { store<u32>(STATE_BASE + S_FPU_TAG, v & 0xff); }
-@inline export function top(): u32 { return (fsw() >> 11) & 7; }
-@inline export function setTop(t: u32): void { setFsw((fsw() & ~0x3800) | ((t & 7) << 11)); }
+export function fcw(): u32 {
+  return load<u32>(STATE_BASE + S_FPU_CW);
+}
+export function setFcw(v: u32): void {
+  store<u32>(STATE_BASE + S_FPU_CW, v);
+}
+export function fsw(): u32 {
+  return load<u32>(STATE_BASE + S_FPU_SW);
+}
+export function setFsw(v: u32): void {
+  store<u32>(STATE_BASE + S_FPU_SW, v & 0xffff);
+}
+export function tags(): u32 {
+  return load<u32>(STATE_BASE + S_FPU_TAG);
+}
+export function setTags(v: u32): void {
+  store<u32>(STATE_BASE + S_FPU_TAG, v & 0xff);
+}
+export function top(): u32 {
+  return (fsw() >> 11) & 7;
+}
+export function setTop(t: u32): void {
+  setFsw((fsw() & ~0x3800) | ((t & 7) << 11));
+}
 
-@inline export function fip(): u32 { return load<u32>(STATE_BASE + S_FPU_IP); }
-@inline export function fcs(): u32 { return load<u32>(STATE_BASE + S_FPU_CS); }
-@inline export function fop(): u32 { return load<u32>(STATE_BASE + S_FPU_OP); }
-@inline export function fdp(): u32 { return load<u32>(STATE_BASE + S_FPU_DP); }
-@inline export function fds(): u32 { return load<u32>(STATE_BASE + S_FPU_DS); }
+export function fip(): u32 {
+  return load<u32>(STATE_BASE + S_FPU_IP);
+}
+export function fcs(): u32 {
+  return load<u32>(STATE_BASE + S_FPU_CS);
+}
+export function fop(): u32 {
+  return load<u32>(STATE_BASE + S_FPU_OP);
+}
+export function fdp(): u32 {
+  return load<u32>(STATE_BASE + S_FPU_DP);
+}
+export function fds(): u32 {
+  return load<u32>(STATE_BASE + S_FPU_DS);
+}
 export function setPointers(ip: u32, cs: u32, op: u32, dp: u32, ds: u32): void {
   store<u32>(STATE_BASE + S_FPU_IP, ip);
   store<u32>(STATE_BASE + S_FPU_CS, cs & 0xffff);
@@ -39,18 +75,32 @@ export function setPointers(ip: u32, cs: u32, op: u32, dp: u32, ds: u32): void {
   store<u32>(STATE_BASE + S_FPU_DS, ds & 0xffff);
 }
 
-@inline export function phys(i: u32): u32 { return (top() + i) & 7; }
-@inline function regAddr(p: u32): u32 { return STATE_BASE + S_FPU_REGS + (p << 4); }
-@inline export function physSig(p: u32): u64 { return load<u64>(regAddr(p)); }
-@inline export function physSe(p: u32): u32 { return load<u16>(regAddr(p) + 8); }
+export function phys(i: u32): u32 {
+  return (top() + i) & 7;
+}
+function regAddr(p: u32): u32 {
+  return STATE_BASE + S_FPU_REGS + (p << 4);
+}
+export function physSig(p: u32): u64 {
+  return load<u64>(regAddr(p));
+}
+export function physSe(p: u32): u32 {
+  return load<u16>(regAddr(p) + 8);
+}
 export function setPhys(p: u32, se: u32, sig: u64): void {
   store<u64>(regAddr(p), sig);
   store<u16>(regAddr(p) + 8, <u16>se);
 }
 
-@inline export function stSig(i: u32): u64 { return physSig(phys(i)); }
-@inline export function stSe(i: u32): u32 { return physSe(phys(i)); }
-@inline export function isEmpty(i: u32): bool { return (tags() & (1 << phys(i))) == 0; }
+export function stSig(i: u32): u64 {
+  return physSig(phys(i));
+}
+export function stSe(i: u32): u32 {
+  return physSe(phys(i));
+}
+export function isEmpty(i: u32): bool {
+  return (tags() & (1 << phys(i))) == 0;
+}
 
 /** Write ST(i) and mark it in use. */
 export function setSt(i: u32, se: u32, sig: u64): void {
@@ -97,7 +147,9 @@ export function updateSummary(): void {
 }
 
 /** FERR# for the host (IRQ13 on a PC when CR0.NE = 0). */
-export function setFerr(v: u32): void { store<u32>(CTL_BASE + C_FERR, v); }
+export function setFerr(v: u32): void {
+  store<u32>(CTL_BASE + C_FERR, v);
+}
 
 /**
  * Stack fault (SDM vol. 1 §8.5.1.1): IE and SF, C1 = 1 for overflow, 0 for underflow. Returns
@@ -127,7 +179,7 @@ export function fullTag(): u32 {
     const e = physSe(p) & 0x7fff;
     const s = physSig(p);
     if (e == 0 && s == 0) t |= 1;
-    else if (e == 0 || e == 0x7fff || (s >> 63) == 0) t |= 2;
+    else if (e == 0 || e == 0x7fff || s >> 63 == 0) t |= 2;
   }
   return t;
 }

@@ -3,8 +3,28 @@
 // the SDM's tables exactly; finite results are computed in f64 (NativeMath) and widened, so
 // they carry about 53 correct bits, not 64 (docs/x87.md). Results land in rSe/rSig.
 import {
-  raiseExc, result, isInf, isZero, isDenormal, nanOperand, nanOperands as nanPair, signOf, expOf, compare, toF64,
-  fromF64, mul, INT_BIT, INDEF_SE, INDEF_SIG, IE, ZE, DE, PE, CMP_LT, CMP_EQ,
+  raiseExc,
+  result,
+  isInf,
+  isZero,
+  isDenormal,
+  nanOperand,
+  nanOperands as nanPair,
+  signOf,
+  expOf,
+  compare,
+  toF64,
+  fromF64,
+  mul,
+  INT_BIT,
+  INDEF_SE,
+  INDEF_SIG,
+  IE,
+  ZE,
+  DE,
+  PE,
+  CMP_LT,
+  CMP_EQ,
 } from "./arith";
 
 const LN2: f64 = 0.6931471805599453;
