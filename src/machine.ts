@@ -10,6 +10,9 @@ import { loadMultiboot, type MultibootEntryState, type MultibootOptions } from "
 import { enterMultibootState } from "./boot/entry-state.js";
 import { collectStats, type TrapStats } from "./stats.js";
 import { parseMemorySize } from "./memory-size.js";
+import { OutputBuffer } from "./output-buffer.js";
+import { HostClock, InstructionClock } from "./clock.js";
+import { PcPlatform } from "./platform/pc.js";
 
 /** How a Machine is put together. */
 export interface MachineOptions {
@@ -31,7 +34,21 @@ export interface MachineOptions {
    * the guest writes to `port` (default 0xE9) in batches, once per run slice. Reads return 0xE9.
    */
   debugcon?: { port?: number; output: (bytes: Uint8Array) => void };
+  /**
+   * Guest time. "deterministic" (default): time advances with retired instructions at a nominal
+   * 1 instruction per ns and HLT skips straight to the next device deadline, so identical runs give
+   * identical output and exit counts. "realtime": guest time follows the host clock.
+   */
+  clock?: "deterministic" | "realtime";
+  /**
+   * What the RTC reads at start. Default: 2026-01-01T00:00:00Z in deterministic mode, the host's
+   * time in realtime mode.
+   */
+  rtcStart?: Date;
 }
+
+/** The RTC's start time in deterministic mode (a fixed epoch keeps runs identical). */
+export const DETERMINISTIC_EPOCH = new Date("2026-01-01T00:00:00Z");
 
 /** Why `run` returned. */
 export type RunOutcome =
@@ -81,21 +98,38 @@ export class Machine {
   readonly systemControlA: SystemControlA;
   /** The debug console, when MachineOptions.debugcon asked for one. */
   readonly debugcon: DebugCon | undefined;
-  private serialOut: Uint8Array = new Uint8Array(4096);
-  private serialLen = 0;
-  private readonly serialListeners: ((bytes: Uint8Array) => void)[] = [];
+  /** The machine clock that drives the PIT, the RTC and timer deadlines. */
+  readonly clock: InstructionClock | HostClock;
+  /** The chipset: PIC pair, PIT, port 0x61, RTC/CMOS, i8042, PCI. */
+  readonly platform: PcPlatform;
+  private readonly serialOut = new OutputBuffer();
+  private readonly debugconOut = new OutputBuffer();
   private stopRequested = false;
   private pendingExit: number | undefined;
   private pendingReset = false;
-  private debugconOut = new Uint8Array(256);
-  private debugconLen = 0;
-  private readonly debugconListener: ((bytes: Uint8Array) => void) | undefined;
+  /** Realtime mode: the guest is halted until this guest time (ns). */
+  private idleUntil = 0;
 
   private constructor(
     readonly core: Core,
     options: MachineOptions,
   ) {
-    this.uart = new Uart16550({ name: "uart0", transmit: (b) => this.serialByte(b) });
+    const realtime = options.clock === "realtime";
+    this.clock = realtime ? new HostClock() : new InstructionClock(() => core.instructions);
+    this.platform = new PcPlatform({
+      pio: this.pio,
+      mmio: this.mmio,
+      clock: this.clock,
+      ramSize: core.ramSize,
+      rtcStart: options.rtcStart ?? (realtime ? new Date() : DETERMINISTIC_EPOCH),
+      onReset: () => this.requestReset(),
+      onA20: (enabled) => (this.core.a20 = enabled),
+    });
+    const pic = this.platform.pic;
+    // The PIC's INTR output is the core's pending word: the core polls it between instructions
+    // and calls ackInterrupt (pic.acknowledge, the INTA cycle) only when it takes an interrupt.
+    pic.onOutput((level) => core.setCtl("C_IRQ_PENDING", level ? 1 : 0));
+    this.uart = new Uart16550({ name: "uart0", irq: pic.irq(4), transmit: (b) => this.serialOut.push(b) });
     this.post = new PostPort({ onCode: options.onPostCode });
     this.debugExit = new DebugExit({
       onExit: (code) => {
@@ -116,10 +150,11 @@ export class Machine {
       const taken = this.pio.find(port);
       if (taken !== undefined)
         throw new RangeError(`debugcon port 0x${port.toString(16)} is taken by ${taken.device.name}`);
-      this.debugconListener = options.debugcon.output;
-      this.debugcon = new DebugCon({ output: (b) => this.debugconByte(b) });
+      this.debugconOut.listen(options.debugcon.output);
+      this.debugcon = new DebugCon({ output: (b) => this.debugconOut.push(b) });
       this.pio.map(port, 1, this.debugcon);
     }
+    this.platform.firmwareInit();
   }
 
   static async create(options: MachineOptions = {}): Promise<Machine> {
@@ -140,8 +175,7 @@ export class Machine {
         pioWrite: (port, width, value) => machine!.pio.write(port, width as 1 | 2 | 4, value),
         mmioRead: (addr, width) => machine!.mmio.read(addr, width as 1 | 2 | 4),
         mmioWrite: (addr, width, value) => machine!.mmio.write(addr, width as 1 | 2 | 4, value),
-        // No interrupt controller yet: nothing raises C_IRQ_PENDING, so this is never called.
-        ackInterrupt: () => 0xff,
+        ackInterrupt: () => machine!.platform.pic.acknowledge(),
       },
       ramSize,
       options.coreModule,
@@ -159,7 +193,7 @@ export class Machine {
 
   /** Receive the guest's serial (COM1) output in batches, once per run slice. */
   onSerialOutput(listener: (bytes: Uint8Array) => void): void {
-    this.serialListeners.push(listener);
+    this.serialOut.listen(listener);
   }
 
   /**
@@ -196,7 +230,7 @@ export class Machine {
       if (outcome !== undefined) return outcome;
       if (left <= 0) return { kind: "instruction-limit" };
       if (Date.now() >= deadline) return { kind: "timeout" };
-      await new Promise<void>((r) => setTimeout(r, 0));
+      await sleep(this.idleMilliseconds(deadline));
       if (this.stopRequested) return { kind: "stopped" };
     }
   }
@@ -206,9 +240,20 @@ export class Machine {
    * outcome when the guest has stopped for good, or undefined when it can go on.
    */
   runSlice(budget: number): RunOutcome | undefined {
+    const platform = this.platform;
+    platform.advance(this.clock.now());
+    if (this.clock instanceof InstructionClock) {
+      // Stop exactly at the next device deadline so timer interrupts land on the same
+      // instruction in every run.
+      const toDeadline = Math.ceil(
+        (platform.nextDeadline() - this.clock.now()) / this.clock.nsPerInstruction,
+      );
+      budget = Math.max(1, Math.min(budget, toDeadline));
+    }
     const stop: CoreStop = this.core.run(budget);
-    this.flushSerial();
-    this.flushDebugcon();
+    platform.advance(this.clock.now());
+    this.serialOut.flush();
+    this.debugconOut.flush();
     switch (stop) {
       case "budget":
         return undefined;
@@ -225,9 +270,8 @@ export class Machine {
         return this.stopRequested ? { kind: "stopped" } : undefined;
       case "shutdown":
         return { kind: "triple-fault" };
-      // No device can raise an interrupt yet, so a HLT never wakes up.
       case "hlt":
-        return { kind: "halted", interruptsEnabled: true };
+        return this.idle();
       case "hlt-dead":
         return { kind: "halted", interruptsEnabled: false };
       case "internal-error": {
@@ -245,13 +289,29 @@ export class Machine {
     return collectStats(this.core, this.pio, this.mmio, this.post);
   }
 
-  private serialByte(b: number): void {
-    if (this.serialLen === this.serialOut.length) {
-      const bigger = new Uint8Array(this.serialOut.length * 2);
-      bigger.set(this.serialOut);
-      this.serialOut = bigger;
+  /**
+   * HLT with interrupts enabled: wake at the next device deadline. Deterministic mode jumps
+   * guest time there at once; realtime mode lets `run` sleep until then. With no deadline at
+   * all nothing can wake the CPU, which ends the run.
+   */
+  private idle(): RunOutcome | undefined {
+    if (this.platform.pic.output) return undefined; // an interrupt is already waiting
+    const deadline = this.platform.nextDeadline();
+    if (deadline === Infinity) return { kind: "halted", interruptsEnabled: true };
+    if (this.clock instanceof InstructionClock) {
+      this.clock.skipTo(deadline);
+      this.platform.advance(deadline);
+    } else {
+      this.idleUntil = deadline;
     }
-    this.serialOut[this.serialLen++] = b;
+    return undefined;
+  }
+
+  /** How long `run` may sleep before the next slice (realtime mode while halted), capped by `until`. */
+  private idleMilliseconds(until: number): number {
+    const wait = (this.idleUntil - this.clock.now()) / 1e6;
+    this.idleUntil = 0;
+    return Math.max(0, Math.min(wait, until - Date.now()));
   }
 
   /** The guest asked for a reset: end the run with { kind: "reset" } after this instruction. */
@@ -259,27 +319,8 @@ export class Machine {
     this.pendingReset = true;
     this.core.requestStop();
   }
+}
 
-  private debugconByte(b: number): void {
-    if (this.debugconLen === this.debugconOut.length) {
-      const bigger = new Uint8Array(this.debugconOut.length * 2);
-      bigger.set(this.debugconOut);
-      this.debugconOut = bigger;
-    }
-    this.debugconOut[this.debugconLen++] = b;
-  }
-
-  private flushDebugcon(): void {
-    if (this.debugconLen === 0) return;
-    const bytes = this.debugconOut.slice(0, this.debugconLen);
-    this.debugconLen = 0;
-    this.debugconListener?.(bytes);
-  }
-
-  private flushSerial(): void {
-    if (this.serialLen === 0) return;
-    const bytes = this.serialOut.slice(0, this.serialLen);
-    this.serialLen = 0;
-    for (const l of this.serialListeners) l(bytes);
-  }
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
