@@ -109,6 +109,10 @@ export class Machine {
   private pendingReset = false;
   /** Realtime mode: the guest is halted until this guest time (ns). */
   private idleUntil = 0;
+  /** Host bytes for the UART that its receive FIFO had no room for yet. */
+  private serialIn: number[] = [];
+  /** Ends the sleep of a halted realtime guest early (new input arrived). */
+  private wake: (() => void) | undefined;
 
   private constructor(
     readonly core: Core,
@@ -197,6 +201,17 @@ export class Machine {
   }
 
   /**
+   * Type at the serial console: the bytes go to COM1's receive FIFO as it has room (the rest
+   * waits, nothing is dropped), raising the UART's receive interrupt as the guest enabled it.
+   */
+  sendSerialInput(bytes: Uint8Array | string): void {
+    const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
+    for (const b of data) this.serialIn.push(b);
+    this.feedSerial();
+    this.wake?.();
+  }
+
+  /**
    * Load a Multiboot v1 kernel (ELF32 or a.out kludge) and set the CPU up as a Multiboot
    * loader leaves it. Throws BootImageError for an image it refuses.
    */
@@ -230,7 +245,15 @@ export class Machine {
       if (outcome !== undefined) return outcome;
       if (left <= 0) return { kind: "instruction-limit" };
       if (Date.now() >= deadline) return { kind: "timeout" };
-      await sleep(this.idleMilliseconds(deadline));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, this.idleMilliseconds(deadline));
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.wake = done;
+      });
+      this.wake = undefined;
       if (this.stopRequested) return { kind: "stopped" };
     }
   }
@@ -241,6 +264,7 @@ export class Machine {
    */
   runSlice(budget: number): RunOutcome | undefined {
     const platform = this.platform;
+    this.feedSerial();
     platform.advance(this.clock.now());
     if (this.clock instanceof InstructionClock) {
       // Stop exactly at the next device deadline so timer interrupts land on the same
@@ -284,6 +308,13 @@ export class Machine {
     }
   }
 
+  /** Move waiting host input into the UART's receive FIFO, as much as fits. */
+  private feedSerial(): void {
+    if (this.serialIn.length === 0) return;
+    const n = this.uart.receive(this.serialIn);
+    if (n > 0) this.serialIn.splice(0, n);
+  }
+
   /** A snapshot of the trap counters. */
   stats(): TrapStats {
     return collectStats(this.core, this.pio, this.mmio, this.post);
@@ -319,8 +350,4 @@ export class Machine {
     this.pendingReset = true;
     this.core.requestStop();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -60,13 +60,20 @@ describe("trapdoor run", () => {
     expect(r.stderr).toMatch(/timeout/);
   });
 
-  it("reports a triple fault (exit 6) and a dead halt (exit 8)", () => {
+  it("reports a triple fault (exit 6), and treats HLT with interrupts off as power-off (exit 0)", () => {
     const tf = trapdoor("run", "--kernel", kernelFile("ud2.bin", [...asm.ud2]));
     expect(tf.status).toBe(6);
     expect(tf.stderr).toMatch(/triple fault/);
     const h = trapdoor("run", "--kernel", kernelFile("hlt.bin", [...asm.cliHlt]));
+    expect(h.status).toBe(0);
+    expect(h.stderr).toBe("");
+  });
+
+  it("reports a HLT that nothing can interrupt (exit 8)", () => {
+    // STI; HLT with every PIC input masked... the PIC starts masked, and no timer is programmed.
+    const h = trapdoor("run", "--kernel", kernelFile("sti-hlt.bin", [0xfb, 0xf4]));
     expect(h.status).toBe(8);
-    expect(h.stderr).toMatch(/halted with interrupts disabled/);
+    expect(h.stderr).toMatch(/halted waiting for an interrupt/);
   });
 
   it("prints POST codes with --post-codes", () => {

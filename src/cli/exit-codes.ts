@@ -9,7 +9,7 @@ export const EXIT_USAGE = 2;
 export const EXIT_TIMEOUT = 4;
 /** Triple fault: the CPU shut down. */
 export const EXIT_TRIPLE_FAULT = 6;
-/** The guest halted with nothing left that could wake it. */
+/** The guest halted with interrupts enabled but no device left that could interrupt it. */
 export const EXIT_HALTED = 8;
 /** The emulator met something it does not implement, or failed internally. */
 export const EXIT_INTERNAL = 10;

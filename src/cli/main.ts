@@ -47,7 +47,8 @@ options:
 
 exit status: the guest's debug-exit code ((v << 1) | 1, always odd); 0 on success
 (see --success-code); ${EXIT_USAGE} bad usage or image; ${EXIT_TIMEOUT} timeout; ${EXIT_TRIPLE_FAULT} triple fault;
-${EXIT_HALTED} guest halted for good; ${EXIT_INTERNAL} emulator limitation/error; ${EXIT_RESET} guest requested a reset;
+0 also on power-off (HLT with interrupts disabled); ${EXIT_HALTED} guest halted
+waiting for an interrupt that cannot come; ${EXIT_INTERNAL} emulator limitation/error; ${EXIT_RESET} guest requested a reset;
 ${EXIT_INTERRUPTED} interrupted.`;
 
 class UsageError extends Error {}
@@ -195,11 +196,12 @@ export function exitStatus(outcome: RunOutcome, successCode?: number): { code: n
     case "triple-fault":
       return { code: EXIT_TRIPLE_FAULT, message: "triple fault: the guest CPU shut down" };
     case "halted":
+      // HLT with interrupts disabled is how an OS powers off a PC without ACPI: Linux turns
+      // poweroff into halt when nothing can cut the power, ending in cli; hlt.
+      if (!outcome.interruptsEnabled) return { code: EXIT_OK };
       return {
         code: EXIT_HALTED,
-        message: outcome.interruptsEnabled
-          ? "the guest halted waiting for an interrupt, and no device can raise one"
-          : "the guest halted with interrupts disabled (nothing can wake it)",
+        message: "the guest halted waiting for an interrupt, and no device can raise one",
       };
     case "internal-error":
       return { code: EXIT_INTERNAL, message: outcome.message };
