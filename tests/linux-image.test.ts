@@ -45,7 +45,13 @@ function parseNewc(buf: Buffer): Map<string, CpioEntry> {
     if (magic !== "070701") throw new Error(`cpio: bad magic ${JSON.stringify(magic)} at ${off}`);
     // ino mode uid gid nlink mtime filesize devmajor devminor rdevmajor rdevminor namesize check
     const field = (i: number) => parseInt(buf.toString("latin1", off + 6 + 8 * i, off + 14 + 8 * i), 16);
-    const [mode, fileSize, rdevMajor, rdevMinor, nameSize] = [field(1), field(6), field(9), field(10), field(11)];
+    const [mode, fileSize, rdevMajor, rdevMinor, nameSize] = [
+      field(1),
+      field(6),
+      field(9),
+      field(10),
+      field(11),
+    ];
     const name = buf.toString("latin1", off + 110, off + 110 + nameSize - 1); // namesize counts the NUL
     const dataStart = align4(off + 110 + nameSize);
     if (name === "TRAILER!!!") return entries;
