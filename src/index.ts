@@ -28,5 +28,15 @@ export { checkBiosImage } from "./boot/bios.js";
 export { BootImageError } from "./boot/boot-error.js";
 export { loadMultiboot, pcMemoryMap, MULTIBOOT_BOOTLOADER_MAGIC } from "./boot/multiboot.js";
 export type { MultibootEntryState, MultibootOptions, E820Entry } from "./boot/multiboot.js";
+export {
+  loadLinux,
+  enterLinuxState,
+  hasBzImageMagic,
+  LINUX_BOOT_PARAMS_ADDR,
+  LINUX_CMDLINE_ADDR,
+  LINUX_GDT_ADDR,
+  LINUX_KERNEL_ADDR,
+} from "./boot/linux.js";
+export type { LinuxEntryState, LinuxOptions } from "./boot/linux.js";
 export type { TrapStats, AddressCount, DeviceCount } from "./stats.js";
 export { parseMemorySize } from "./memory-size.js";

@@ -8,6 +8,7 @@ import { SystemControlA } from "./devices/system-control-a.js";
 import { checkBiosImage } from "./boot/bios.js";
 import { loadMultiboot, type MultibootEntryState, type MultibootOptions } from "./boot/multiboot.js";
 import { enterMultibootState } from "./boot/entry-state.js";
+import { enterLinuxState, loadLinux, type LinuxEntryState, type LinuxOptions } from "./boot/linux.js";
 import { collectStats, type TrapStats } from "./stats.js";
 import { parseMemorySize } from "./memory-size.js";
 import { OutputBuffer } from "./output-buffer.js";
@@ -218,6 +219,16 @@ export class Machine {
   loadMultiboot(image: Uint8Array, options: MultibootOptions = {}): MultibootEntryState {
     const state = loadMultiboot(image, this.core.ram, options);
     enterMultibootState(this.core, state);
+    return state;
+  }
+
+  /**
+   * Load a Linux bzImage (boot protocol 2.06+) with an optional initrd and enter it through the
+   * 32-bit boot protocol (no BIOS). Throws BootImageError for an image it refuses.
+   */
+  loadLinux(image: Uint8Array, options: LinuxOptions = {}): LinuxEntryState {
+    const state = loadLinux(image, this.core.ram, options);
+    enterLinuxState(this.core, state);
     return state;
   }
 

@@ -551,6 +551,8 @@ function group7(): void {
 }
 
 /** MOV to/from CRn and DRn (0F 20-23). The ModRM's mod field is ignored (always registers). */
+const CR4_VALID: u32 = 0x2ff;
+
 function movControl(op: u32): void {
   decodeModRM();
   if (!privileged()) return;
@@ -568,7 +570,9 @@ function movControl(op: u32): void {
       if ((v & CR0_PG) != 0 && (v & CR0_PE) == 0) return raise(EXC_GP, 0);
       v |= 0x10;
     }
-    if (n == 4 && (v & ~0x000000ff) != 0) return raise(EXC_GP, 0);
+    // CR4 bits this CPU has: VME PVI TSD DE PSE PAE MCE PGE (0-7) and OSFXSR (9), which CPUID's
+    // FXSR bit promises; setting any other bit is #GP(0) (SDM vol. 3 §2.5).
+    if (n == 4 && (v & ~CR4_VALID) != 0) return raise(EXC_GP, 0);
     store<u32>(STATE_BASE + off, v);
     return;
   }

@@ -1,16 +1,17 @@
 /**
  * The `trapdoor` command line: a thin layer over the library's Machine.
  *
- *   trapdoor run --kernel FILE [--append CMDLINE] [--memory 64M] [--timeout SECONDS]
+ *   trapdoor run --kernel FILE [--initrd FILE] [--append CMDLINE] [--memory 64M] [--timeout SECONDS]
  *                [--stats FILE.json] [--success-code N] [--post-codes]
  *                [--debugcon stdio|stderr|[file:]PATH [--debugcon-port N]]
- *   trapdoor run --bios FILE [same options but --append]
+ *   trapdoor run --bios FILE [same options but --append and --initrd]
  */
 import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { Machine, type RunOutcome } from "../machine.js";
 import { BootImageError } from "../boot/boot-error.js";
 import { checkBiosImage } from "../boot/bios.js";
+import { hasBzImageMagic } from "../boot/linux.js";
 import { parseMemorySize } from "../memory-size.js";
 import {
   EXIT_OK,
@@ -26,11 +27,13 @@ import {
 const USAGE = `usage: trapdoor run --kernel FILE [options]
        trapdoor run --bios FILE [options]
 
-Boot a Multiboot kernel, or firmware from its reset vector, and stream the serial
-console (COM1) to stdout.
+Boot a Multiboot kernel, a Linux bzImage, or firmware from its reset vector, and
+stream the serial console (COM1) to stdout.
 
 options:
-  --kernel FILE         Multiboot v1 kernel (ELF32 or a.out kludge)          (QEMU: -kernel)
+  --kernel FILE         Multiboot v1 kernel (ELF32 or a.out kludge), or a Linux
+                        bzImage (boot protocol 2.06+, 32-bit entry, no BIOS) (QEMU: -kernel)
+  --initrd FILE         initial ramdisk for a Linux bzImage                  (QEMU: -initrd)
   --append CMDLINE      kernel command line                                  (QEMU: -append)
   --bios FILE           firmware ROM image, a multiple of 4 KiB up to 16 MiB,
                         mapped below 4 GiB and its last 128 KiB below 1 MiB; the
@@ -58,6 +61,7 @@ type DebugconTarget = { kind: "stdout" } | { kind: "stderr" } | { kind: "file"; 
 
 interface RunArgs {
   kernel: string | undefined;
+  initrd: string | undefined;
   bios: string | undefined;
   append: string;
   debugcon: DebugconTarget | undefined;
@@ -79,6 +83,7 @@ function parseRunArgs(argv: string[]): RunArgs | "help" {
       options: {
         kernel: { type: "string" },
         append: { type: "string" },
+        initrd: { type: "string" },
         bios: { type: "string" },
         debugcon: { type: "string" },
         "debugcon-port": { type: "string" },
@@ -99,6 +104,7 @@ function parseRunArgs(argv: string[]): RunArgs | "help" {
   if (v.kernel === undefined && v.bios === undefined)
     throw new UsageError("--kernel FILE is required (or boot firmware with --bios FILE)");
   if (v.append !== undefined && v.kernel === undefined) throw new UsageError("--append needs --kernel");
+  if (v.initrd !== undefined && v.kernel === undefined) throw new UsageError("--initrd needs --kernel");
   const debugcon = v.debugcon === undefined ? undefined : parseDebugconTarget(v.debugcon);
   let debugconPort: number | undefined;
   if (v["debugcon-port"] !== undefined) {
@@ -132,6 +138,7 @@ function parseRunArgs(argv: string[]): RunArgs | "help" {
   }
   return {
     kernel: v.kernel,
+    initrd: v.initrd,
     bios: v.bios,
     append: v.append ?? "",
     debugcon,
@@ -219,6 +226,13 @@ export function exitStatus(outcome: RunOutcome, successCode?: number): { code: n
 
 async function run(args: RunArgs): Promise<number> {
   const image = args.kernel !== undefined ? readInput("kernel", args.kernel) : undefined;
+  const linux = image !== undefined && hasBzImageMagic(image);
+  if (args.initrd !== undefined && !linux) {
+    throw new UsageError(
+      `--initrd needs a Linux bzImage kernel; ${args.kernel} is not one (no "HdrS" header)`,
+    );
+  }
+  const initrd = args.initrd !== undefined ? readInput("initrd", args.initrd) : undefined;
   const bios = args.bios !== undefined ? readInput("firmware", args.bios) : undefined;
   if (bios !== undefined) {
     try {
@@ -230,7 +244,7 @@ async function run(args: RunArgs): Promise<number> {
   }
   const debugcon = args.debugcon !== undefined ? openDebugcon(args.debugcon) : undefined;
   try {
-    return await runMachine(args, image, bios, debugcon?.write);
+    return await runMachine(args, image && { bytes: image, linux, initrd }, bios, debugcon?.write);
   } finally {
     debugcon?.close();
   }
@@ -238,7 +252,7 @@ async function run(args: RunArgs): Promise<number> {
 
 async function runMachine(
   args: RunArgs,
-  image: Uint8Array | undefined,
+  kernel: { bytes: Uint8Array; linux: boolean; initrd: Uint8Array | undefined } | undefined,
   bios: Uint8Array | undefined,
   debugcon: ((bytes: Uint8Array) => void) | undefined,
 ): Promise<number> {
@@ -258,9 +272,12 @@ async function runMachine(
     throw e;
   }
   machine.onSerialOutput((bytes) => process.stdout.write(bytes));
-  if (image !== undefined) {
+  if (kernel !== undefined) {
     try {
-      machine.loadMultiboot(image, { cmdline: args.append });
+      // A bzImage has "HdrS" at 0x202; anything else goes to the Multiboot loader, whose
+      // messages say what is wrong with a file that is neither.
+      if (kernel.linux) machine.loadLinux(kernel.bytes, { cmdline: args.append, initrd: kernel.initrd });
+      else machine.loadMultiboot(kernel.bytes, { cmdline: args.append });
     } catch (e) {
       if (e instanceof BootImageError) throw new UsageError(`${args.kernel}: ${e.message}`);
       throw e;

@@ -233,6 +233,14 @@ export class Core {
   set cr0(v: number) {
     this.setStateWord(this.at("S_CR0"), v);
   }
+  /** The GDTR: linear base and limit of the global descriptor table. */
+  get gdtr(): { base: number; limit: number } {
+    return { base: this.stateWord(this.at("S_GDTR_BASE")), limit: this.stateWord(this.at("S_GDTR_LIMIT")) };
+  }
+  set gdtr(v: { base: number; limit: number }) {
+    this.setStateWord(this.at("S_GDTR_BASE"), v.base);
+    this.setStateWord(this.at("S_GDTR_LIMIT"), v.limit);
+  }
   getSegment(s: SegName): SegmentCache {
     const i = 4 * SEG_NAMES.indexOf(s);
     return {
