@@ -60,6 +60,12 @@ export const S_INT_SHADOW: u32 = 268;
 /** MSRs the core keeps: SYSENTER_CS/ESP/EIP. */
 export const S_SYSENTER: u32 = 272;
 /**
+ * TSC offset (u64): RDTSC reads S_INSTRET + S_TSC_OFFSET. The host advances it as guest time
+ * passes without instructions (HLT skipped to a deadline, or host time in realtime mode), so the
+ * TSC follows the machine clock at its nominal 1 GHz (one instruction per ns).
+ */
+export const S_TSC_OFFSET: u32 = 288;
+/**
  * x87 FPU state (SDM vol. 1 §8.1), S_FPU..S_FPU+160: control word, status word (TOP in bits
  * 11-13), abridged tag (bit i set = physical register i in use, the FXSAVE encoding; the full tag
  * word is computed from the contents when stored), last instruction pointer (offset, CS selector),

@@ -38,7 +38,9 @@ export interface MachineOptions {
   /**
    * Guest time. "deterministic" (default): time advances with retired instructions at a nominal
    * 1 instruction per ns and HLT skips straight to the next device deadline, so identical runs give
-   * identical output and exit counts. "realtime": guest time follows the host clock.
+   * identical output and exit counts. "realtime": the same clock, but an idle guest waits for the
+   * wall clock instead of jumping, so its timers fire in real time. In both, the PIT, the RTC and
+   * the TSC read one clock and stay consistent.
    */
   clock?: "deterministic" | "realtime";
   /**
@@ -100,7 +102,9 @@ export class Machine {
   /** The debug console, when MachineOptions.debugcon asked for one. */
   readonly debugcon: DebugCon | undefined;
   /** The machine clock that drives the PIT, the RTC and timer deadlines. */
-  readonly clock: InstructionClock | HostClock;
+  readonly clock: InstructionClock;
+  /** Realtime mode: the wall clock that idle periods are paced to. */
+  private readonly wall: HostClock | undefined;
   /** The chipset: PIC pair, PIT, port 0x61, RTC/CMOS, i8042, PCI. */
   readonly platform: PcPlatform;
   private readonly serialOut = new OutputBuffer();
@@ -120,7 +124,8 @@ export class Machine {
     options: MachineOptions,
   ) {
     const realtime = options.clock === "realtime";
-    this.clock = realtime ? new HostClock() : new InstructionClock(() => core.instructions);
+    this.clock = new InstructionClock(() => core.instructions);
+    this.wall = realtime ? new HostClock() : undefined;
     this.platform = new PcPlatform({
       pio: this.pio,
       mmio: this.mmio,
@@ -277,14 +282,11 @@ export class Machine {
     const platform = this.platform;
     this.feedSerial();
     platform.advance(this.clock.now());
-    if (this.clock instanceof InstructionClock) {
-      // Stop exactly at the next device deadline so timer interrupts land on the same
-      // instruction in every run.
-      const toDeadline = Math.ceil(
-        (platform.nextDeadline() - this.clock.now()) / this.clock.nsPerInstruction,
-      );
-      budget = Math.max(1, Math.min(budget, toDeadline));
-    }
+    this.syncTsc();
+    // Stop exactly at the next device deadline so timer interrupts land on the same
+    // instruction in every run.
+    const toDeadline = Math.ceil((platform.nextDeadline() - this.clock.now()) / this.clock.nsPerInstruction);
+    budget = Math.max(1, Math.min(budget, toDeadline));
     const stop: CoreStop = this.core.run(budget);
     platform.advance(this.clock.now());
     this.serialOut.flush();
@@ -333,27 +335,39 @@ export class Machine {
 
   /**
    * HLT with interrupts enabled: wake at the next device deadline. Deterministic mode jumps
-   * guest time there at once; realtime mode lets `run` sleep until then. With no deadline at
-   * all nothing can wake the CPU, which ends the run.
+   * guest time there at once; realtime mode first lets the wall clock catch up (`run` sleeps),
+   * so an idle guest's timers fire in real time. With no deadline at all nothing can wake the
+   * CPU, which ends the run.
    */
   private idle(): RunOutcome | undefined {
     if (this.platform.pic.output) return undefined; // an interrupt is already waiting
     const deadline = this.platform.nextDeadline();
     if (deadline === Infinity) return { kind: "halted", interruptsEnabled: true };
-    if (this.clock instanceof InstructionClock) {
-      this.clock.skipTo(deadline);
-      this.platform.advance(deadline);
-    } else {
+    if (this.wall !== undefined && deadline > this.wall.now()) {
       this.idleUntil = deadline;
+      return undefined;
     }
+    this.clock.skipTo(deadline);
+    this.syncTsc();
+    this.platform.advance(deadline);
     return undefined;
   }
 
   /** How long `run` may sleep before the next slice (realtime mode while halted), capped by `until`. */
   private idleMilliseconds(until: number): number {
-    const wait = (this.idleUntil - this.clock.now()) / 1e6;
+    const wait = this.wall === undefined ? 0 : (this.idleUntil - this.wall.now()) / 1e6;
     this.idleUntil = 0;
     return Math.max(0, Math.min(wait, until - Date.now()));
+  }
+
+  /**
+   * Keep the TSC on the machine clock at its nominal 1 GHz (1 tick per ns, as 1 instruction per
+   * ns): RDTSC = instructions + offset, so the offset is the guest time that passed without
+   * instructions (HLT skipped to a deadline). It never moves backwards.
+   */
+  private syncTsc(): void {
+    const behind = Math.floor(this.clock.now()) - this.core.instructions;
+    if (behind > this.core.tscOffset) this.core.tscOffset = behind;
   }
 
   /** The guest asked for a reset: end the run with { kind: "reset" } after this instruction. */

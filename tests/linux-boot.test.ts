@@ -1,12 +1,11 @@
 // The Linux boot protocol loader (src/boot/linux.ts): synthetic bzImages for every refusal and for
 // the placement and boot_params fields, the `trapdoor run --kernel bzImage --initrd` path of the
 // CLI, and the real guest-images/linux kernel run for a bounded number of instructions.
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { LINUX_BUILD_TIMEOUT_MS, SKIP_LINUX, linuxImageDir } from "./helpers/linux-images.js";
 import { BootImageError } from "../src/boot/boot-error.js";
 import { parseElf32, PT_LOAD } from "../src/boot/elf.js";
 import {
@@ -387,34 +386,19 @@ describe("trapdoor run --kernel bzImage", () => {
 // The real kernel from guest-images/linux/build.sh
 // ------------------------------------------------------------------------------------------------
 
-const BUILD_SH = fileURLToPath(new URL("../guest-images/linux/build.sh", import.meta.url));
-const BUILD_TIMEOUT_MS = 30 * 60_000;
 const APPEND = "console=ttyS0 earlyprintk=serial,ttyS0,115200 pci=conf1";
 /** The images' cache directory, or why there is none. */
 let linuxDir: { path: string } | { reason: string } = { reason: "not looked up" };
 
-/** build.sh --print-path: a cache hit takes under a second; otherwise it builds (minutes). */
-function printPath(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("bash", [BUILD_SH, "--print-path"], { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    child.stdout.setEncoding("utf8").on("data", (s: string) => (out += s));
-    child.on("error", reject);
-    child.on("close", (code) =>
-      code === 0 ? resolve(out.trim()) : reject(new Error(`build.sh --print-path exited with ${code}`)),
-    );
-  });
-}
-
-describe.skipIf(Boolean(process.env.TRAPDOOR_SKIP_LINUX))("the Linux guest (guest-images/linux)", () => {
+describe.skipIf(SKIP_LINUX)("the Linux guest (guest-images/linux)", () => {
   beforeAll(async () => {
     try {
-      linuxDir = { path: await printPath() };
+      linuxDir = { path: await linuxImageDir() };
     } catch (e) {
       if (process.env.CI) throw e;
       linuxDir = { reason: `the Linux guest images are not available: ${(e as Error).message}` };
     }
-  }, BUILD_TIMEOUT_MS);
+  }, LINUX_BUILD_TIMEOUT_MS);
 
   function images(skip: (note: string) => never): {
     kernel: Uint8Array;

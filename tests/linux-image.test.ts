@@ -1,29 +1,18 @@
 // The Linux guest images made by guest-images/linux/build.sh: a bzImage that follows the x86 Linux
 // boot protocol and a gzip'ed newc initramfs with /init and a static i386 busybox. The first run
 // on a machine builds the kernel (minutes); later runs reuse the cache. TRAPDOOR_SKIP_LINUX=1 skips.
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
+import { LINUX_BUILD_TIMEOUT_MS, SKIP_LINUX, linuxImageDir } from "./helpers/linux-images.js";
 
-const BUILD_SH = fileURLToPath(new URL("../guest-images/linux/build.sh", import.meta.url));
-const BUILD_TIMEOUT_MS = 30 * 60_000;
-
-/** Runs build.sh --print-path; its progress lines (stderr) go straight to ours. */
-function printPath(): Promise<{ path: string; ms: number }> {
+/** build.sh --print-path, timed (a cache hit must be quick). */
+async function printPath(): Promise<{ path: string; ms: number }> {
   const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn("bash", [BUILD_SH, "--print-path"], { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    child.stdout.setEncoding("utf8").on("data", (s: string) => (out += s));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (code === 0) resolve({ path: out.trim(), ms: Date.now() - t0 });
-      else reject(new Error(`build.sh --print-path exited with ${code}`));
-    });
-  });
+  const path = await linuxImageDir();
+  return { path, ms: Date.now() - t0 };
 }
 
 interface CpioEntry {
@@ -67,12 +56,12 @@ const S_IFREG = 0o100000;
 const S_IFCHR = 0o020000;
 const S_IFLNK = 0o120000;
 
-describe.skipIf(Boolean(process.env.TRAPDOOR_SKIP_LINUX))("guest-images/linux", () => {
+describe.skipIf(SKIP_LINUX)("guest-images/linux", () => {
   let dir = "";
 
   beforeAll(async () => {
     dir = (await printPath()).path;
-  }, BUILD_TIMEOUT_MS);
+  }, LINUX_BUILD_TIMEOUT_MS);
 
   it("build.sh --print-path prints only the cache directory, and a second run reuses it", async () => {
     expect(dir).toMatch(/\/linux\/[0-9a-f]{16}$/);

@@ -63,6 +63,7 @@ import {
   S_TR,
   S_DR,
   S_INSTRET,
+  S_TSC_OFFSET,
   S_SYSENTER,
 } from "../layout";
 import { cpuid } from "./cpuid";
@@ -70,6 +71,11 @@ import { group15 } from "./fpu/execute";
 import { setSegCache, setCpl, CS as SEG_CS, ESP } from "./state";
 import { FLAT_CODE_ATTR, FLAT_DATA_ATTR } from "./segments";
 import { F_VM, F_IF, F_RF } from "./flags";
+
+/** The time-stamp counter: retired instructions plus the host-maintained offset (layout.ts). */
+function tsc(): u64 {
+  return load<u64>(STATE_BASE + S_INSTRET) + load<u64>(STATE_BASE + S_TSC_OFFSET);
+}
 
 function privileged(): bool {
   if (protectedMode() && cpl() != 0) {
@@ -140,8 +146,8 @@ export function step0f(op: u32): void {
       if (privileged()) wrmsr(reg32(ECX), reg32(EAX), reg32(EDX));
       return;
     case 0x31: {
-      // RDTSC: the TSC follows retired instructions (see docs/core-abi.md)
-      const t = load<u64>(STATE_BASE + S_INSTRET);
+      // RDTSC: retired instructions plus the offset the host keeps in step with guest time
+      const t = tsc();
       setReg32(EAX, <u32>t);
       setReg32(EDX, <u32>(t >> 32));
       return;
@@ -589,7 +595,7 @@ function movControl(op: u32): void {
 // MSRs (SDM vol. 4): TSC (0x10), SYSENTER_CS/ESP/EIP (0x174-0x176). Others: #GP(0).
 function rdmsr(idx: u32): void {
   if (idx == 0x10) {
-    const t = load<u64>(STATE_BASE + S_INSTRET);
+    const t = tsc();
     setReg32(EAX, <u32>t);
     setReg32(EDX, <u32>(t >> 32));
   } else if (idx >= 0x174 && idx <= 0x176) {

@@ -270,6 +270,19 @@ export class Core {
     const hi = this.stateWord(this.at("S_INSTRET") + 4);
     return hi * 2 ** 32 + lo;
   }
+  /**
+   * The TSC offset (exact up to 2^53): RDTSC reads instructions + tscOffset. The machine moves it
+   * forward as guest time passes without instructions, so the TSC follows the machine clock.
+   */
+  get tscOffset(): number {
+    const lo = this.stateWord(this.at("S_TSC_OFFSET"));
+    const hi = this.stateWord(this.at("S_TSC_OFFSET") + 4);
+    return hi * 2 ** 32 + lo;
+  }
+  set tscOffset(v: number) {
+    this.setStateWord(this.at("S_TSC_OFFSET"), v % 2 ** 32);
+    this.setStateWord(this.at("S_TSC_OFFSET") + 4, Math.floor(v / 2 ** 32));
+  }
   /** Linear address of CS:EIP. */
   get linearEip(): number {
     return this.fn.currentLinearEip() >>> 0;
