@@ -1,12 +1,18 @@
 /**
  * The trapdoor web page: an xterm.js terminal on the guest's COM1, a status line, and a VM
- * worker (web/vm-worker.ts) that runs the machine. On load it boots the hello guest.
+ * worker (web/vm-worker.ts) that runs the machine.
+ *
+ * By default it boots the Linux guest (guest-images/linux: a 6.1 kernel and a busybox shell) with
+ * a realtime clock; the terminal is interactive (typing and paste go to COM1, the terminal follows
+ * the window's size). URL parameters:
+ *   ?guest=linux|hello   which guest (the selector in the header sets it)
+ *   ?clock=realtime|deterministic   override the guest's clock
  */
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 import "@xterm/xterm/css/xterm.css";
 import "./style.css";
-import type { FromWorker, RunOutcome, ToWorker, TrapStats } from "./protocol.js";
+import type { FromWorker, GuestSpec, RunOutcome, ToWorker, TrapStats } from "./protocol.js";
 
 declare global {
   interface Window {
@@ -17,18 +23,67 @@ declare global {
   }
 }
 
-const CMDLINE = "console=web";
 const MEMORY = "64M";
+
+interface GuestChoice {
+  label: string;
+  clock: "realtime" | "deterministic";
+  /** Whether the guest reads the serial console (and the terminal takes keyboard input). */
+  interactive: boolean;
+  /**
+   * The hello guest ends its lines with a bare "\n" (0x0A); a real serial terminal would only move
+   * down a row, so xterm.js is told to treat it as CR LF. Linux's tty sends "\r\n" itself (ONLCR)
+   * and full-screen programs rely on a bare LF moving straight down, so not for Linux.
+   */
+  convertEol: boolean;
+  spec(): GuestSpec;
+}
+
+/** Relative to the page: the dev server and a build serve the Linux images here (web/vite-linux-images.ts). */
+const pageUrl = (path: string): string => new URL(path, document.baseURI).href;
+
+const GUESTS: Record<string, GuestChoice> = {
+  linux: {
+    label: "Linux 6.1 (busybox shell)",
+    clock: "realtime",
+    interactive: true,
+    convertEol: false,
+    spec: () => ({
+      kind: "linux",
+      kernelUrl: pageUrl("guest/linux/bzImage"),
+      initrdUrl: pageUrl("guest/linux/initramfs.img"),
+      cmdline: "console=ttyS0 pci=conf1",
+    }),
+  },
+  hello: {
+    label: "hello (Multiboot test guest)",
+    clock: "deterministic",
+    interactive: false,
+    convertEol: true,
+    spec: () => ({
+      kind: "multiboot",
+      // Vite rewrites this URL: /@fs/<repo>/guest-images/hello/hello.elf in dev, an emitted
+      // asset (assets/hello-<hash>.elf) in a build.
+      kernelUrl: new URL("../guest-images/hello/hello.elf", import.meta.url).href,
+      cmdline: "console=web",
+    }),
+  },
+};
+const DEFAULT_GUEST = "linux";
+
+const params = new URLSearchParams(location.search);
+const guestName = params.get("guest") ?? DEFAULT_GUEST;
+const clockParam = params.get("clock");
 
 const statusEl = document.querySelector<HTMLElement>("#status")!;
 const trapsEl = document.querySelector<HTMLElement>("#traps")!;
 const noticeEl = document.querySelector<HTMLElement>("#notice")!;
 const terminalEl = document.querySelector<HTMLElement>("#terminal")!;
+const titleEl = document.querySelector<HTMLElement>("#console-title")!;
+const guestSelect = document.querySelector<HTMLSelectElement>("#guest")!;
 
 const term = new Terminal({
-  // The guest sends a bare "\n" (0x0A) at the end of each line, no "\r". A real serial
-  // terminal would only move down a row; convertEol makes xterm.js treat it as CR LF so each
-  // line starts at column 0.
+  // Set per guest in main() (GuestChoice.convertEol, .interactive).
   convertEol: true,
   cursorBlink: false,
   disableStdin: true,
@@ -75,6 +130,8 @@ function describeOutcome(outcome: RunOutcome | undefined): string {
       return "exited: instruction limit reached";
     case "stopped":
       return "exited: stopped";
+    case "reset":
+      return "exited: the guest asked for a reset (not supported yet)";
     case "internal-error":
       return `exited: internal error: ${outcome.message}`;
     default:
@@ -105,7 +162,44 @@ function fail(message: string): void {
   term.write(`\r\n\x1b[31m[trapdoor] ${message}\x1b[0m\r\n`);
 }
 
+function formatGuestTime(ns: number): string {
+  if (ns < 1e6) return `${Math.round(ns / 1e3)} µs`;
+  if (ns < 1e9) return `${Math.round(ns / 1e6)} ms`;
+  const seconds = ns / 1e9;
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  return `${Math.floor(seconds / 60)} min ${Math.floor(seconds % 60)} s`;
+}
+
+function setUpGuestSelector(current: string): void {
+  for (const [name, g] of Object.entries(GUESTS)) {
+    const opt = document.createElement("option");
+    opt.value = name;
+    opt.textContent = g.label;
+    opt.selected = name === current;
+    guestSelect.append(opt);
+  }
+  guestSelect.addEventListener("change", () => {
+    const url = new URL(location.href);
+    if (guestSelect.value === DEFAULT_GUEST) url.searchParams.delete("guest");
+    else url.searchParams.set("guest", guestSelect.value);
+    location.assign(url);
+  });
+}
+
 async function main(): Promise<void> {
+  setUpGuestSelector(guestName);
+  const guest = GUESTS[guestName];
+  if (guest === undefined) {
+    throw new Error(`unknown guest "${guestName}" (?guest= takes ${Object.keys(GUESTS).join(" or ")})`);
+  }
+  let clock = guest.clock;
+  if (clockParam === "realtime" || clockParam === "deterministic") clock = clockParam;
+  else if (clockParam !== null)
+    throw new Error(`?clock= takes realtime or deterministic, not "${clockParam}"`);
+  const spec = guest.spec();
+  titleEl.textContent = `COM1 — ${guest.label}, cmdline "${spec.cmdline}", ${MEMORY.replace(/M$/, " MiB")}, ${clock} clock`;
+  term.options.convertEol = guest.convertEol;
+
   if (!window.crossOriginIsolated) {
     noticeEl.textContent =
       "This page is not cross-origin isolated, so SharedArrayBuffer is unavailable and the emulator " +
@@ -117,13 +211,6 @@ async function main(): Promise<void> {
   }
 
   setStatus("loading", "loading…");
-  // Vite rewrites this URL: /@fs/<repo>/guest-images/hello/hello.elf in dev, an emitted
-  // asset (assets/hello-<hash>.elf) in a build.
-  const kernelUrl = new URL("../guest-images/hello/hello.elf", import.meta.url);
-  const res = await fetch(kernelUrl);
-  if (!res.ok) throw new Error(`fetching ${kernelUrl.pathname}: HTTP ${res.status}`);
-  const kernel = await res.arrayBuffer();
-
   const worker = new Worker(new URL("./vm-worker.ts", import.meta.url), {
     type: "module",
     name: "trapdoor-vm",
@@ -134,16 +221,20 @@ async function main(): Promise<void> {
   worker.addEventListener("message", (ev: MessageEvent<FromWorker>) => {
     const msg = ev.data;
     switch (msg.type) {
+      case "loading":
+        setStatus("loading", `loading ${msg.what}…`);
+        break;
       case "serial":
         term.write(msg.bytes);
         break;
       case "status": {
-        const n = `${fmt.format(msg.instructions)} instructions retired`;
+        const n = `${fmt.format(msg.instructions)} instructions retired — guest time ${formatGuestTime(msg.guestNs)}`;
         if (msg.state === "running") {
           setStatus("running", `running — ${n}`);
         } else {
           setStatus("exited", `${describeOutcome(msg.outcome)} — ${n}`);
           if (msg.outcome?.kind === "debug-exit") statusEl.dataset.exitCode = String(msg.outcome.exitCode);
+          term.options.disableStdin = true;
         }
         break;
       }
@@ -155,8 +246,20 @@ async function main(): Promise<void> {
         break;
     }
   });
-  const boot: ToWorker = { type: "boot", kernel, cmdline: CMDLINE, memory: MEMORY };
-  worker.postMessage(boot, [kernel]);
+
+  if (guest.interactive) {
+    // Typing, paste (xterm.js sends pasted text through onData too, bracketed if the guest asked)
+    // and the terminal's own answers (e.g. to a cursor position query) all go to COM1.
+    term.options.disableStdin = false;
+    term.options.cursorBlink = true;
+    term.onData((data) => {
+      const input: ToWorker = { type: "input", data };
+      worker.postMessage(input);
+    });
+    term.focus();
+  }
+  const boot: ToWorker = { type: "boot", guest: spec, memory: MEMORY, clock };
+  worker.postMessage(boot);
 }
 
 main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));

@@ -5,18 +5,39 @@ import type { RunOutcome, TrapStats } from "../src/index.js";
 
 export type { RunOutcome, TrapStats };
 
+/** What to boot. URLs are absolute; the worker fetches them. */
+export type GuestSpec =
+  | {
+      kind: "multiboot";
+      /** A Multiboot ELF or a.out-kludge binary. */
+      kernelUrl: string;
+      cmdline: string;
+    }
+  | {
+      kind: "linux";
+      /** A bzImage. */
+      kernelUrl: string;
+      initrdUrl: string;
+      cmdline: string;
+    };
+
 /** Page → worker. */
-export type ToWorker = {
-  type: "boot";
-  /** The kernel image (Multiboot ELF or a.out-kludge binary); transferred. */
-  kernel: ArrayBuffer;
-  cmdline: string;
-  /** Guest RAM, QEMU style ("64M"). */
-  memory: string;
-};
+export type ToWorker =
+  | {
+      type: "boot";
+      guest: GuestSpec;
+      /** Guest RAM, QEMU style ("64M"). */
+      memory: string;
+      /** Guest time: follows the host clock, or retired instructions (see MachineOptions.clock). */
+      clock: "realtime" | "deterministic";
+    }
+  /** Keys typed or text pasted into the terminal, as xterm.js's onData gives them. */
+  | { type: "input"; data: string };
 
 /** Worker → page. */
 export type FromWorker =
+  /** The worker is fetching the guest images. */
+  | { type: "loading"; what: string }
   | { type: "serial"; bytes: Uint8Array }
   | {
       type: "status";
@@ -25,6 +46,8 @@ export type FromWorker =
       outcome?: RunOutcome;
       /** Retired guest instructions so far. */
       instructions: number;
+      /** Guest time since machine start, in ns. */
+      guestNs: number;
     }
   | { type: "stats"; stats: TrapStats }
   | { type: "error"; message: string };
