@@ -83,7 +83,10 @@ export class InstructionClock implements GuestClock {
   private readonly instructions: () => number;
   /** Nominal guest time per retired instruction, in ns. */
   readonly nsPerInstruction: number;
-  /** Idle time added by skipTo (HLT), in ns. Part of the state of a machine snapshot. */
+  /**
+   * Guest time that passed without retiring instructions, in ns: idle time skipped at HLT and
+   * stalls charged with advanceBy (I/O bus accesses). Part of the state of a machine snapshot.
+   */
   skipped = 0;
 
   /**
@@ -101,6 +104,11 @@ export class InstructionClock implements GuestClock {
   /** Current guest time: instructions * nsPerInstruction + skipped idle time. */
   now(): number {
     return this.instructions() * this.nsPerInstruction + this.skipped;
+  }
+
+  /** The CPU stalls for `ns` without retiring instructions (e.g. an I/O bus access). */
+  advanceBy(ns: number): void {
+    this.skipped += ns;
   }
 
   /** HLT: jump guest time forward to `t` (never backwards; a `t` at or before now() does nothing). */

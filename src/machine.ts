@@ -50,6 +50,12 @@ export interface MachineOptions {
   rtcStart?: Date;
 }
 
+/**
+ * Guest time one port-I/O access takes (ns): the order of an ISA/LPC I/O cycle on a PC
+ * (an 8-bit ISA cycle is about 1 µs; LPC I/O about 0.5-1 µs).
+ */
+export const PIO_ACCESS_NS = 1000;
+
 /** The RTC's start time in deterministic mode (a fixed epoch keeps runs identical). */
 export const DETERMINISTIC_EPOCH = new Date("2026-01-01T00:00:00Z");
 
@@ -181,8 +187,14 @@ export class Machine {
     let machine: Machine | undefined;
     const core = await Core.create(
       {
-        pioRead: (port, width) => machine!.pio.read(port, width as 1 | 2 | 4),
-        pioWrite: (port, width, value) => machine!.pio.write(port, width as 1 | 2 | 4, value),
+        pioRead: (port, width) => {
+          machine!.chargeIoAccess();
+          return machine!.pio.read(port, width as 1 | 2 | 4);
+        },
+        pioWrite: (port, width, value) => {
+          machine!.chargeIoAccess();
+          machine!.pio.write(port, width as 1 | 2 | 4, value);
+        },
         mmioRead: (addr, width) => machine!.mmio.read(addr, width as 1 | 2 | 4),
         mmioWrite: (addr, width, value) => machine!.mmio.write(addr, width as 1 | 2 | 4, value),
         ackInterrupt: () => machine!.platform.pic.acknowledge(),
@@ -358,6 +370,17 @@ export class Machine {
     const wait = this.wall === undefined ? 0 : (this.idleUntil - this.wall.now()) / 1e6;
     this.idleUntil = 0;
     return Math.max(0, Math.min(wait, until - Date.now()));
+  }
+
+  /**
+   * A port access stalls the CPU for the time an ISA/LPC bus cycle takes, as on a PC. Guest code
+   * that polls a device in a loop (Linux calibrating its TSC on PIT channel 2 through port 0x61,
+   * or waiting for a UART) then sees the device's time pass per access as on hardware, instead of
+   * 1 ns per poll. The TSC moves with it, so TSC and PIT stay consistent within a slice.
+   */
+  private chargeIoAccess(): void {
+    this.clock.advanceBy(PIO_ACCESS_NS);
+    this.core.tscOffset += PIO_ACCESS_NS;
   }
 
   /**
