@@ -34,12 +34,32 @@ import {
 import { ackInterrupt } from "./host";
 import { setA20 } from "./cpu/memory";
 import { step, unimplemented, clearUnimplemented } from "./cpu/execute";
-import { startEip } from "./cpu/decode";
+import { startEip, refillFetchWindow } from "./cpu/decode";
 import { fpuReset } from "./cpu/fpu/state";
-import { faulted, clearFault } from "./cpu/fault";
+import { clearProfile } from "./cpu/profile";
+import { faulted, clearFault, attention, raiseAttention, clearAttention } from "./cpu/fault";
 import { deliverPendingException, interrupt, shutdown, clearShutdown } from "./cpu/interrupts";
-import { sysFlags, setFlags, getFlags, saveFlagState, restoreFlagState, F_IF } from "./cpu/flags";
-import { setEip, setSegCache, segBase, CS, ATTR_P, ATTR_S } from "./cpu/state";
+import {
+  sysFlags,
+  setFlags,
+  getFlags,
+  restoreFlagState,
+  flagsSaved,
+  clearFlagsSaved,
+  F_IF,
+} from "./cpu/flags";
+import {
+  setEip,
+  setSegCache,
+  segBase,
+  refreshDerived,
+  fetchLo,
+  fetchHi,
+  CS,
+  ATTR_P,
+  ATTR_S,
+} from "./cpu/state";
+import { execBlock, dcacheFlush, codeWrittenRange } from "./cpu/dcache";
 
 // Every layout constant (regions, state offsets, control offsets, stop reasons) is exported as
 // an immutable global, so the host reads the map from the module instead of copying it.
@@ -74,37 +94,62 @@ export function reset(ramSize: u32, romSize: u32): void {
   clearShutdown();
   clearUnimplemented();
   fpuReset();
+  clearProfile();
+  refreshDerived();
 }
 
 /**
  * Execute up to `budget` instructions. Returns a STOP_* reason. Maskable interrupts are taken
  * between instructions when the host's C_IRQ_PENDING word is non-zero and IF is set.
+ *
+ * The checks between instructions (stop word, interrupt shadow, pending interrupt, HLT) run only
+ * while `attention` is set: at entry, after any host call (the only place the host can change
+ * the stop or IRQ word during a run), after a change of EFLAGS, the shadow or HLT, and for the
+ * instruction after a shadow. That is the same sequence of checks as testing before every
+ * instruction, at the cost of one flag test per instruction.
  */
 export function run(budget: i32): i32 {
   const stopWord = CTL_BASE + C_STOP_REQUEST;
+  // The host may have written registers, segments, control registers or RAM since the last run.
+  refreshDerived();
+  dcacheFlush();
+  raiseAttention();
   while (budget > 0) {
-    if (load<u32>(stopWord) != 0) {
-      store<u32>(stopWord, 0);
-      return STOP_HOST;
+    if (attention) {
+      clearAttention();
+      if (load<u32>(stopWord) != 0) {
+        store<u32>(stopWord, 0);
+        return STOP_HOST;
+      }
+      if (load<u32>(STATE_BASE + S_INT_SHADOW) != 0) {
+        store<u32>(STATE_BASE + S_INT_SHADOW, 0);
+        raiseAttention(); // the next instruction may take the interrupt held off here
+      } else if (load<u32>(CTL_BASE + C_IRQ_PENDING) != 0 && (sysFlags() & F_IF) != 0) {
+        takeInterrupt();
+        if (shutdown) return STOP_SHUTDOWN;
+      }
+      if (load<u32>(STATE_BASE + S_HALTED) != 0) {
+        raiseAttention();
+        return (sysFlags() & F_IF) != 0 ? STOP_HLT : STOP_HLT_DEAD;
+      }
     }
-    if (load<u32>(STATE_BASE + S_INT_SHADOW) != 0) {
-      store<u32>(STATE_BASE + S_INT_SHADOW, 0);
-    } else if (load<u32>(CTL_BASE + C_IRQ_PENDING) != 0 && (sysFlags() & F_IF) != 0) {
-      takeInterrupt();
-      if (shutdown) return STOP_SHUTDOWN;
+    const eipNow = load<u32>(STATE_BASE + S_EIP);
+    if (eipNow - fetchLo >= fetchHi - fetchLo) refillFetchWindow(eipNow);
+    if (eipNow - fetchLo < fetchHi - fetchLo) {
+      // Out of the decode cache (cpu/dcache.ts) until something needs this loop.
+      budget -= execBlock(eipNow, budget);
+      if (!faulted() && !unimplemented) continue;
+    } else {
+      clearFlagsSaved();
+      step();
     }
-    if (load<u32>(STATE_BASE + S_HALTED) != 0) {
-      return (sysFlags() & F_IF) != 0 ? STOP_HLT : STOP_HLT_DEAD;
-    }
-    saveFlagState();
-    step();
-    if (unimplemented) {
+    if (faulted() || unimplemented) {
+      if (unimplemented) {
+        setEip(startEip);
+        return STOP_INTERNAL_ERROR;
+      }
       setEip(startEip);
-      return STOP_INTERNAL_ERROR;
-    }
-    if (faulted()) {
-      setEip(startEip);
-      restoreFlagState();
+      if (flagsSaved) restoreFlagState();
       deliverPendingException();
       if (shutdown) return STOP_SHUTDOWN;
     }
@@ -117,6 +162,7 @@ export function run(budget: i32): i32 {
 /** Acknowledge the controller's interrupt and deliver it; wakes a halted CPU. */
 function takeInterrupt(): void {
   const vector = ackInterrupt() & 0xff;
+  raiseAttention();
   store<u32>(STATE_BASE + S_HALTED, 0);
   store<u32>(CTL_BASE + C_IRQ_COUNT, load<u32>(CTL_BASE + C_IRQ_COUNT) + 1);
   interrupt(vector, false, false, 0, load<u32>(STATE_BASE + S_EIP));
@@ -125,6 +171,24 @@ function takeInterrupt(): void {
 
 // The A20 gate (the host's port 0x92 device): setA20(enabled).
 export { setA20 };
+
+/**
+ * Drop every decoded instruction. The core does this at every run() entry, so a host that writes
+ * guest RAM between runs needs nothing; one that writes it during a run (DMA from inside an I/O
+ * callback) must call `invalidateCode` for the range it wrote (or this).
+ */
+export function flushDecodeCache(): void {
+  dcacheFlush();
+}
+
+/**
+ * Guest-physical RAM [addr, addr + len) was written during a run by something other than the CPU
+ * (a device's DMA): decoded instructions from those pages are dropped, as the CPU would see the
+ * new bytes (x86 keeps instruction fetch coherent with DMA). Cheap for pages without code.
+ */
+export function invalidateCode(addr: u32, len: u32): void {
+  codeWrittenRange(addr, len);
+}
 
 /** Ask the core to stop after the current instruction (callable from inside a host import). */
 export function requestStop(reason: u32): void {

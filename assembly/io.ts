@@ -2,6 +2,7 @@
 // direction and port before the host sees it.
 import { CTL_BASE, C_PIO_IN, C_PIO_OUT, PIO_COUNTERS } from "./layout";
 import { pioRead, pioWrite } from "./host";
+import { raiseAttention } from "./cpu/fault";
 
 /** Read `width` bytes (1, 2, 4) from `port`; the result is masked to the width. */
 export function portIn(port: u32, width: u32): u32 {
@@ -10,6 +11,7 @@ export function portIn(port: u32, width: u32): u32 {
   const c = PIO_COUNTERS + (port << 3);
   store<u32>(c, load<u32>(c) + 1);
   const v = pioRead(port, width);
+  raiseAttention();
   return width == 4 ? v : v & ((1 << (width << 3)) - 1);
 }
 
@@ -20,4 +22,5 @@ export function portOut(port: u32, width: u32, value: u32): void {
   const c = PIO_COUNTERS + (port << 3) + 4;
   store<u32>(c, load<u32>(c) + 1);
   pioWrite(port, width, width == 4 ? value : value & ((1 << (width << 3)) - 1));
+  raiseAttention();
 }

@@ -8,7 +8,13 @@
 //                          pending word, trap totals
 //   0x0001_0000  (512 KiB) port-I/O counters: u32 in-count and out-count per port
 //   0x0009_0000  (64 KiB)  MMIO counters: open-addressed table keyed by physical address
-//   0x000A_0000  ...       reserved for translation/decode caches
+//   0x000A_0000  (4 KiB)   profile build only: executed-opcode counters (PROFILE_*)
+//   0x000A_1000  (4 KiB)   per-segment fast-check limits (SEG_FAST), a zero word (ZERO_WORD)
+//   0x000B_0000  (80 KiB)  software TLB (TLB_*): tags per privilege and access, host addends
+//   0x0020_0000  (1 MiB)   decode cache: one byte per physical page, "holds cached code" (CODE_PAGES)
+//   0x0030_0000  (2 MiB)   decode cache: u16 generation per physical page (PAGE_GEN)
+//   0x0050_0000  (2 MiB)   decode cache: decoded instructions (DCACHE)
+//   0x0070_0000  (128 KiB) profile build only: opcode per decode-cache entry (PROFILE_ENTRY_OPS)
 //   0x00F0_0000  (1 MiB)   AssemblyScript static data (asconfig memoryBase)
 //   0x0100_0000  ...       guest RAM: guest physical address p lives at RAM_BASE + p
 //   RAM_BASE + ramSize     firmware ROM, C_ROM_SIZE bytes (none without --bios)
@@ -19,6 +25,40 @@ export const PIO_COUNTERS: u32 = 0x10000;
 export const MMIO_COUNTERS: u32 = 0x90000;
 export const MMIO_COUNTER_SLOTS: u32 = 4096; // 16 bytes each: addr, reads, writes, used
 export const RAM_BASE: u32 = 0x0100_0000;
+
+// ---- Core-private caches (the host never reads or writes these; docs/performance.md) ----
+/** Profile build (`asc --target profile`) only: u64 count per executed opcode, 0F xx at 0x100 + xx. */
+export const PROFILE_COUNTERS: u32 = 0xa0000;
+export const PROFILE_SLOTS: u32 = 512;
+/** Per segment register: u32 limit - 3, valid where the segment's bit in segFastRead/Write is set. */
+export const SEG_FAST: u32 = 0xa1000;
+/**
+ * Software TLB, direct-mapped by linear page number mod TLB_ENTRIES. Four tag arrays (kernel
+ * read, kernel write, user read, user write, 16 KiB apart), each u32 = linear page | epoch, then
+ * the host addend (host address - linear address) of the page, shared by the four tags.
+ */
+export const TLB_BASE: u32 = 0xb0000;
+export const TLB_ENTRIES: u32 = 4096;
+export const TLB_KERNEL_READ: u32 = TLB_BASE;
+export const TLB_KERNEL_WRITE: u32 = TLB_BASE + 0x4000;
+export const TLB_USER_READ: u32 = TLB_BASE + 0x8000;
+export const TLB_USER_WRITE: u32 = TLB_BASE + 0xc000;
+export const TLB_ADDEND: u32 = TLB_BASE + 0x10000;
+/** Offset of a TLB's write tags from its read tags, and of the user set from the kernel set. */
+export const TLB_WRITE_OFF: u32 = 0x4000;
+export const TLB_USER_OFF: u32 = 0x8000;
+export const TLB_SIZE: u32 = 0x14000;
+/** A u32 that is always 0: the "no register" operand of a decoded effective address. */
+export const ZERO_WORD: u32 = 0xa1100;
+/** Decode cache (cpu/dcache.ts): per physical page, 1 while decoded instructions from it exist. */
+export const CODE_PAGES: u32 = 0x200000;
+/** Per physical page: u16 generation, bumped by every write to a page in CODE_PAGES. */
+export const PAGE_GEN: u32 = 0x300000;
+/** Decoded instructions, direct-mapped by host address: DCACHE_ENTRIES x 32 bytes. */
+export const DCACHE: u32 = 0x500000;
+export const DCACHE_ENTRIES: u32 = 0x10000;
+/** Profile build only: u16 opcode of each decode-cache entry, for the opcode counters. */
+export const PROFILE_ENTRY_OPS: u32 = 0x700000;
 
 // ---- CPU state block (offsets from STATE_BASE) ----
 // General registers in encoding order EAX ECX EDX EBX ESP EBP ESI EDI, u32 each.

@@ -11,7 +11,14 @@ export {
   SYSTEM_CONTROL_A_PORT,
   DEBUGCON_PORT,
 } from "./machine.js";
-export type { MachineOptions, RunOptions, RunOutcome } from "./machine.js";
+export type { DriveOptions, MachineOptions, RunOptions, RunOutcome } from "./machine.js";
+export { MemoryDisk, SECTOR_SIZE } from "./disk/index.js";
+export type { DiskBackend } from "./disk/index.js";
+export { VirtioBlk } from "./virtio/blk.js";
+export type { VirtioBlkOptions } from "./virtio/blk.js";
+export { VirtioPciDevice } from "./virtio/pci.js";
+export type { VirtioCheckMode, VirtioDiagnostic, VirtioPciState } from "./virtio/pci.js";
+export { SplitQueue } from "./virtio/split-queue.js";
 export { Core, compileCore, defaultCoreUrl, GPR_NAMES, SEG_NAMES } from "./core/core.js";
 export type { CoreHost, CoreLayout, CoreStop, GprName, SegName, SegmentCache } from "./core/core.js";
 export { IoBus } from "./bus/io-bus.js";

@@ -14,6 +14,29 @@ import { parseMemorySize } from "./memory-size.js";
 import { OutputBuffer } from "./output-buffer.js";
 import { HostClock, InstructionClock } from "./clock.js";
 import { PcPlatform } from "./platform/pc.js";
+import type { DiskBackend } from "./disk/backend.js";
+import { VirtioBlk } from "./virtio/blk.js";
+import type { VirtioCheckMode, VirtioDiagnostic } from "./virtio/pci.js";
+
+/** A disk drive (QEMU: -drive). Only virtio-blk on virtio-pci for now. */
+export interface DriveOptions {
+  /** Where the sectors live: a FileDisk (Node), a MemoryDisk, ... */
+  backend: DiskBackend;
+  /** The controller: "virtio" (default and only choice for now). */
+  interface?: "virtio";
+  /** "modern" (virtio 1.x only, default) or "transitional" (adds the legacy I/O BAR). */
+  transport?: "modern" | "transitional";
+  /** Present the disk read-only (VIRTIO_BLK_F_RO); default: the backend's readOnly. */
+  readOnly?: boolean;
+  /** GET_ID serial (at most 20 ASCII bytes). */
+  serial?: string;
+  /** Driver checker reaction to ring corruption (default "strict"). */
+  mode?: VirtioCheckMode;
+  /** Offer INDIRECT_DESC / EVENT_IDX (default both). */
+  ring?: { indirect?: boolean; eventIdx?: boolean };
+  /** Each driver mistake the device detects. */
+  onDiagnostic?: (d: VirtioDiagnostic) => void;
+}
 
 /** How a Machine is put together. */
 export interface MachineOptions {
@@ -48,6 +71,11 @@ export interface MachineOptions {
    * time in realtime mode.
    */
   rtcStart?: Date;
+  /**
+   * Disk drives, each a PCI function on bus 0 (slots 1, 2, ... in order), placed before the
+   * firmware assigns PCI resources, as a BIOS finds them at power-on.
+   */
+  drives?: DriveOptions[];
 }
 
 /**
@@ -113,6 +141,8 @@ export class Machine {
   private readonly wall: HostClock | undefined;
   /** The chipset: PIC pair, PIT, port 0x61, RTC/CMOS, i8042, PCI. */
   readonly platform: PcPlatform;
+  /** The drives of MachineOptions.drives, in order (Linux: /dev/vda, /dev/vdb, ...). */
+  readonly drives: VirtioBlk[];
   private readonly serialOut = new OutputBuffer();
   private readonly debugconOut = new OutputBuffer();
   private stopRequested = false;
@@ -170,6 +200,23 @@ export class Machine {
       this.debugcon = new DebugCon({ output: (b) => this.debugconOut.push(b) });
       this.pio.map(port, 1, this.debugcon);
     }
+    this.drives = (options.drives ?? []).map((d, i) => {
+      const dev = new VirtioBlk({
+        name: `virtio-blk${i}`,
+        backend: d.backend,
+        ram: core.ram,
+        transport: d.transport,
+        readOnly: d.readOnly,
+        serial: d.serial,
+        mode: d.mode,
+        ring: d.ring,
+        onDiagnostic: d.onDiagnostic,
+        // DMA into guest RAM from inside a trap: decoded instructions there must be dropped.
+        onGuestWrite: (addr, len) => core.invalidateCode(addr, len),
+      });
+      this.platform.pci.add(dev);
+      return dev;
+    });
     this.platform.firmwareInit();
   }
 

@@ -1,7 +1,27 @@
 // Instruction fetch, prefixes and ModRM/SIB effective addresses (SDM vol. 2 §2.1, tables 2-1
 // and 2-2). Decoder state for the current instruction lives in module globals.
 import { read8, read16, read32 } from "./memory";
-import { reg32, reg16, CS, SS, DS, EBP, ESP, segAttr, ATTR_DB } from "./state";
+import {
+  reg32,
+  reg16,
+  CS,
+  SS,
+  DS,
+  EBP,
+  ESP,
+  segAttr,
+  segBase,
+  ATTR_DB,
+  segFastRead,
+  tlbEpoch,
+  tlbUserOff,
+  fetchLo,
+  fetchHi,
+  fetchHost,
+  setFetchWindow,
+} from "./state";
+import { SEG_FAST, TLB_KERNEL_READ, TLB_ADDEND } from "../layout";
+import { setFetchGen } from "./dcache";
 import { raise, EXC_GP } from "./fault";
 
 /** EIP of the first byte of the current instruction (restart point for faults). */
@@ -28,6 +48,9 @@ export let eaOff: u32 = 0;
 /** Reset per-instruction decoder state; the defaults come from CS's D bit (SDM vol. 3 §3.4.5). */
 export function beginInstruction(eipNow: u32): void {
   startEip = eipNow;
+  if (eipNow - fetchLo >= fetchHi - fetchLo) refillFetchWindow(eipNow);
+  const left = fetchHi - eipNow;
+  fetchAvail = eipNow - fetchLo < fetchHi - fetchLo ? (left < 15 ? left : 15) : 0;
   nextEip = eipNow;
   const d = (segAttr(CS) & ATTR_DB) != 0;
   o32 = d;
@@ -37,6 +60,9 @@ export function beginInstruction(eipNow: u32): void {
   lockPrefix = false;
 }
 
+export function setStartEip(v: u32): void {
+  startEip = v;
+}
 export function setO32(v: bool): void {
   o32 = v;
 }
@@ -61,23 +87,76 @@ function checkLength(n: u32): void {
   if (nextEip + n - startEip > 15) raise(EXC_GP, 0);
 }
 
-export function fetch8(): u32 {
+// Instruction fetch. The fast path reads the fetch window (state.ts): CS offsets inside CS's
+// limit and one linear page with a TLB read entry, so a byte is one load. `fetchAvail` is how
+// many bytes of the current instruction the window holds (at most 15, the length limit);
+// anything past it takes the full path: length check, segment check, translation.
+let fetchAvail: u32 = 0;
+
+/** Set the fetch window to the page of CS:eip when the TLB has it (never faults). */
+export function refillFetchWindow(eip: u32): void {
+  if ((segFastRead & (1 << CS)) == 0) return;
+  const lim3 = load<u32>(SEG_FAST + (CS << 2));
+  if (eip > lim3) return;
+  const lin = segBase(CS) + eip;
+  const e = (lin >>> 10) & 0x3ffc;
+  if (load<u32>(TLB_KERNEL_READ + tlbUserOff + e) != ((lin & 0xfffff000) | tlbEpoch)) return;
+  // [lo, hi): the page's offsets from eip back to the page start (or 0) and on to the page end
+  // (or the limit + 1, which is lim3 + 4).
+  const before = lin & 0xfff;
+  const lo: u32 = before <= eip ? eip - before : 0;
+  const toEnd: u32 = 0x1000 - before;
+  const toLimit: u32 = lim3 + 4 - eip; // >= 4: eip <= lim3
+  const hi: u32 = eip + (toEnd < toLimit || toLimit == 0 ? toEnd : toLimit);
+  const host = load<u32>(TLB_ADDEND + e) + lin;
+  setFetchWindow(lo, hi, host - eip);
+  setFetchGen(host);
+}
+
+function fetch8Slow(): u32 {
   checkLength(1);
   const v = read8(CS, nextEip);
   nextEip += 1;
   return v;
 }
-export function fetch16(): u32 {
+function fetch16Slow(): u32 {
   checkLength(2);
   const v = read16(CS, nextEip);
   nextEip += 2;
   return v;
 }
-export function fetch32(): u32 {
+function fetch32Slow(): u32 {
   checkLength(4);
   const v = read32(CS, nextEip);
   nextEip += 4;
   return v;
+}
+
+// @ts-ignore: decorator
+@inline
+export function fetch8(): u32 {
+  const e = nextEip;
+  if (e - startEip < fetchAvail) {
+    nextEip = e + 1;
+    return load<u8>(fetchHost + e);
+  }
+  return fetch8Slow();
+}
+export function fetch16(): u32 {
+  const e = nextEip;
+  if (e - startEip + 2 <= fetchAvail) {
+    nextEip = e + 2;
+    return load<u16>(fetchHost + e);
+  }
+  return fetch16Slow();
+}
+export function fetch32(): u32 {
+  const e = nextEip;
+  if (e - startEip + 4 <= fetchAvail) {
+    nextEip = e + 4;
+    return load<u32>(fetchHost + e);
+  }
+  return fetch32Slow();
 }
 /** Immediate of the operand size (16 or 32 bits). */
 export function fetchImm(): u32 {

@@ -97,8 +97,9 @@ import {
 import { checkIoPermission } from "./io-permission";
 import { portIn, portOut } from "../io";
 import { read8, read16, read32 } from "./memory";
-import { raise, raiseNoCode, faulted, EXC_GP, EXC_UD, EXC_BR, EXC_NM } from "./fault";
+import { raise, raiseNoCode, faulted, raiseAttention, EXC_GP, EXC_UD, EXC_BR, EXC_NM } from "./fault";
 import { step0f } from "./execute0f";
+import { countOpcode } from "./profile";
 import { fpuEscape, fpuWait } from "./fpu/execute";
 import { STATE_BASE, S_HALTED, S_INT_SHADOW, CTL_BASE, C_ERR_OPCODE, C_ERR_EIP } from "../layout";
 
@@ -257,6 +258,7 @@ function lockableOpcode(op: u32): bool {
 }
 
 function execute(op: u32): void {
+  if (op != 0x0f) countOpcode(op);
   // ALU block 00-3F: op >> 3 selects ADD OR ADC SBB AND SUB XOR CMP; low 3 bits the form.
   if (op < 0x40 && (op & 7) < 6) {
     aluForm(op >> 3, op & 7);
@@ -280,7 +282,10 @@ function execute(op: u32): void {
         setSp(before - (o32 ? 4 : 2));
         return;
       }
-      if (op == 0x17) store<u32>(STATE_BASE + S_INT_SHADOW, 1);
+      if (op == 0x17) {
+        store<u32>(STATE_BASE + S_INT_SHADOW, 1);
+        raiseAttention();
+      }
       return;
     }
     case 0x0f:
@@ -467,7 +472,10 @@ function execute(op: u32): void {
       if (regField == CS || regField > 5) return raiseNoCode(EXC_UD);
       const v = rmRead(1);
       if (faulted()) return;
-      if (loadSeg(regField, v) && regField == SS) store<u32>(STATE_BASE + S_INT_SHADOW, 1);
+      if (loadSeg(regField, v) && regField == SS) {
+        store<u32>(STATE_BASE + S_INT_SHADOW, 1);
+        raiseAttention();
+      }
       return;
     }
     case 0x8f: {
@@ -785,6 +793,7 @@ function execute(op: u32): void {
     case 0xf4: // HLT (privileged)
       if (protectedMode() && cpl() != 0) return raise(EXC_GP, 0);
       store<u32>(STATE_BASE + S_HALTED, 1);
+      raiseAttention();
       return;
     case 0xf5:
       setFlagBits(F_CF, cf() == 0);
@@ -805,7 +814,10 @@ function execute(op: u32): void {
       return;
     case 0xfb: // STI: interrupts stay off for one more instruction
       if (!iopl_ok()) return raise(EXC_GP, 0);
-      if ((sysFlags() & F_IF) == 0) store<u32>(STATE_BASE + S_INT_SHADOW, 1);
+      if ((sysFlags() & F_IF) == 0) {
+        store<u32>(STATE_BASE + S_INT_SHADOW, 1);
+        raiseAttention();
+      }
       setFlagBits(F_IF, true);
       return;
     case 0xfc:

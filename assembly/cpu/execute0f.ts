@@ -18,6 +18,7 @@ import {
   CR0_PE,
   CR0_TS,
   CR0_PG,
+  tlbFlush,
 } from "./state";
 import {
   fetch8,
@@ -36,6 +37,7 @@ import { osz, getReg, setReg, rmRead, rmWrite, readMem, writeMem, sext, maskOf }
 import { alu, shiftDouble, imul2, logicFlags, subFlags, addFlags } from "./alu";
 import { getFlags, setFlags, condition, F_CF, F_ZF, F_ARITH } from "./flags";
 import { push, pop } from "./stack";
+import { countOpcode } from "./profile";
 import {
   loadSeg,
   realOrV86,
@@ -87,6 +89,7 @@ function privileged(): bool {
 
 export function step0f(op: u32): void {
   if (faulted()) return;
+  countOpcode(0x100 | op);
   if (op >= 0x80 && op <= 0x8f) {
     // Jcc rel16/32
     const d = fetchImm();
@@ -545,11 +548,12 @@ function group7(): void {
       if (faulted()) return;
       const c = cr0();
       store<u32>(STATE_BASE + S_CR0, (c & ~0xe) | (v & 0xf) | (c & CR0_PE));
+      tlbFlush();
       return;
     }
-    case 7: // INVLPG (no TLB yet: nothing cached to drop)
+    case 7: // INVLPG: the TLB is dropped whole (a 4 MiB page may cover many entries)
       if (mod == 3) return raiseNoCode(EXC_UD);
-      privileged();
+      if (privileged()) tlbFlush();
       return;
     default:
       raiseNoCode(EXC_UD);
@@ -580,6 +584,7 @@ function movControl(op: u32): void {
     // FXSR bit promises; setting any other bit is #GP(0) (SDM vol. 3 §2.5).
     if (n == 4 && (v & ~CR4_VALID) != 0) return raise(EXC_GP, 0);
     store<u32>(STATE_BASE + off, v);
+    if (n != 2) tlbFlush();
     return;
   }
   // DR4/DR5 alias DR6/DR7 when CR4.DE is clear.

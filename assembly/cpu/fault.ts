@@ -41,6 +41,8 @@ export function raiseNoCode(vector: i32): void {
   }
 }
 
+// @ts-ignore: decorator
+@inline
 export function faulted(): bool {
   return faultVector >= 0;
 }
@@ -48,4 +50,20 @@ export function faulted(): bool {
 export function clearFault(): void {
   faultVector = -1;
   faultHasCode = false;
+}
+
+/**
+ * Set when something the run loop checks between instructions may have changed: the host's stop
+ * word or IRQ pending word (any host call, run entry), EFLAGS.IF (setFlags), the interrupt shadow
+ * or HLT. The run loop tests this one flag per instruction and does the full checks only when it
+ * is set (index.ts).
+ */
+export let attention: bool = true;
+// @ts-ignore: decorator
+@inline
+export function raiseAttention(): void {
+  attention = true;
+}
+export function clearAttention(): void {
+  attention = false;
 }

@@ -1,6 +1,7 @@
 // EFLAGS with lazy arithmetic flags (Intel SDM vol. 1 §3.4.3). A flag-setting instruction
 // records its operation, operands and result; CF PF AF ZF SF OF are computed only when read.
 import { STATE_BASE, S_EFLAGS, S_LF_OP, S_LF_DST, S_LF_SRC, S_LF_RES } from "../layout";
+import { raiseAttention } from "./fault";
 
 export const F_CF: u32 = 1 << 0;
 export const F_PF: u32 = 1 << 2;
@@ -35,25 +36,46 @@ export const LF_LOGIC: u32 = 5;
 /** INC/DEC keep CF: it is materialised into S_EFLAGS before these are recorded. */
 export const LF_INC: u32 = 6;
 export const LF_DEC: u32 = 7;
+/**
+ * 32-bit SHL/SAL, SHR, SAR with a count of 1-31 (dst = value, src = count); recorded by the
+ * decode cache only (dcache.ts), with the flags of alu.ts `shift`: OF from the last 1-bit step
+ * for SHL, from the MSB for SHR with a count of 1 (else 0), 0 for SAR; AF 0.
+ */
+export const LF_SHL: u32 = 8;
+export const LF_SHR: u32 = 9;
+export const LF_SAR: u32 = 10;
 
+// @ts-ignore: decorator
+@inline
 function op(): u32 {
   return load<u32>(STATE_BASE + S_LF_OP);
 }
+// @ts-ignore: decorator
+@inline
 function dst(): u32 {
   return load<u32>(STATE_BASE + S_LF_DST);
 }
+// @ts-ignore: decorator
+@inline
 function src(): u32 {
   return load<u32>(STATE_BASE + S_LF_SRC);
 }
+// @ts-ignore: decorator
+@inline
 function res(): u32 {
   return load<u32>(STATE_BASE + S_LF_RES);
 }
+// @ts-ignore: decorator
+@inline
 function stored(): u32 {
   return load<u32>(STATE_BASE + S_EFLAGS);
 }
 
 /** Record a flag-setting operation. `size` is 0 (8-bit), 1 (16-bit) or 2 (32-bit). */
+// @ts-ignore: decorator
+@inline
 export function setLazy(kind: u32, size: u32, d: u32, s: u32, r: u32): void {
+  if (!flagsSaved) saveFlagState();
   store<u32>(STATE_BASE + S_LF_OP, (kind << 2) | size);
   store<u32>(STATE_BASE + S_LF_DST, d);
   store<u32>(STATE_BASE + S_LF_SRC, s);
@@ -62,6 +84,7 @@ export function setLazy(kind: u32, size: u32, d: u32, s: u32, r: u32): void {
 
 /** INC/DEC: preserve the current CF first. */
 export function setLazyIncDec(kind: u32, size: u32, d: u32, r: u32): void {
+  if (!flagsSaved) saveFlagState();
   const c = cf();
   store<u32>(STATE_BASE + S_EFLAGS, (stored() & ~F_CF) | c);
   setLazy(kind, size, d, 1, r);
@@ -89,6 +112,12 @@ export function cf(): u32 {
       return u32((dst() & m) <= (src() & m));
     case LF_LOGIC:
       return 0;
+    case LF_SHL:
+      return (dst() >>> (32 - src())) & 1;
+    case LF_SHR:
+      return (dst() >>> (src() - 1)) & 1;
+    case LF_SAR:
+      return (<u32>((<i32>dst()) >> (src() - 1))) & 1;
     default:
       return stored() & 1; // INC/DEC
   }
@@ -119,6 +148,10 @@ export function ovf(): u32 {
     case LF_SBB:
     case LF_DEC:
       return (((dst() ^ src()) & (dst() ^ res())) >> sh) & 1;
+    case LF_SHL:
+      return (res() >>> 31) ^ cf();
+    case LF_SHR:
+      return src() == 1 ? dst() >>> 31 : 0;
     default:
       return 0;
   }
@@ -133,7 +166,7 @@ export function pf(): u32 {
 export function af(): u32 {
   const o = op();
   if (o == LF_NONE) return (stored() >> 4) & 1;
-  if (o >> 2 == LF_LOGIC) return 0;
+  if (o >> 2 == LF_LOGIC || o >> 2 >= LF_SHL) return 0;
   return ((dst() ^ src() ^ res()) >> 4) & 1;
 }
 
@@ -153,9 +186,16 @@ export function getFlags(): u32 {
   return v;
 }
 
-// EFLAGS and the lazy record at the start of the current instruction (run loop), so that an
-// instruction that faults after setting flags (e.g. ADD to a write-protected page) leaves them
-// as they were: faults are restartable (SDM vol. 3 §6.5).
+// EFLAGS and the lazy record at the start of the current instruction, so that an instruction
+// that faults after setting flags (e.g. ADD to a write-protected page) leaves them as they were:
+// faults are restartable (SDM vol. 3 §6.5). The copy is taken lazily, by the first write to the
+// flags in the instruction (setLazy, setLazyIncDec, setFlags; getFlags only materialises the same
+// value); the run loop clears `flagsSaved` before each instruction and restores on a fault only
+// when it is set.
+export let flagsSaved: bool = false;
+export function clearFlagsSaved(): void {
+  flagsSaved = false;
+}
 let savedFlags: u32 = 0;
 let savedOp: u32 = 0;
 let savedDst: u32 = 0;
@@ -163,6 +203,7 @@ let savedSrc: u32 = 0;
 let savedRes: u32 = 0;
 
 export function saveFlagState(): void {
+  flagsSaved = true;
   savedFlags = stored();
   savedOp = op();
   savedDst = dst();
@@ -180,6 +221,8 @@ export function restoreFlagState(): void {
 
 /** Replace EFLAGS entirely (POPF, IRET, SAHF, shifts ...): the lazy record is dropped. */
 export function setFlags(v: u32): void {
+  if (!flagsSaved) saveFlagState();
+  raiseAttention();
   store<u32>(STATE_BASE + S_EFLAGS, (v & 0x3f7fd5) | 2);
   store<u32>(STATE_BASE + S_LF_OP, LF_NONE);
 }
@@ -191,6 +234,8 @@ export function setFlagBits(mask: u32, on: bool): void {
 }
 
 /** Non-arithmetic flags (IF, DF, TF, IOPL, VM...) are always current in S_EFLAGS. */
+// @ts-ignore: decorator
+@inline
 export function sysFlags(): u32 {
   return stored();
 }

@@ -19,10 +19,33 @@ import {
   C_ROM_WRITES,
   C_A20_MASK,
   C_FAST_LIMIT,
+  SEG_FAST,
+  TLB_KERNEL_READ,
+  TLB_KERNEL_WRITE,
+  TLB_ADDEND,
+  TLB_WRITE_OFF,
+  TLB_USER_OFF,
+  CODE_PAGES,
 } from "../layout";
 import { mmioRead as hostMmioRead, mmioWrite as hostMmioWrite } from "../host";
-import { segBase, segLimit, segAttr, cr0, cpl, CR0_PG, CR0_WP, SS } from "./state";
-import { raise, faulted, EXC_GP, EXC_SS, EXC_PF } from "./fault";
+import {
+  segBase,
+  segLimit,
+  segAttr,
+  cr0,
+  cpl,
+  CR0_PG,
+  CR0_WP,
+  SS,
+  segFastRead,
+  segFastWrite,
+  tlbEpoch,
+  tlbEpochW,
+  tlbUserOff,
+  tlbFlush,
+} from "./state";
+import { codeWrite } from "./dcache";
+import { raise, faulted, raiseAttention, EXC_GP, EXC_SS, EXC_PF } from "./fault";
 import { S_EFLAGS } from "../layout";
 
 // ---------------------------------------------------------------- physical
@@ -52,12 +75,15 @@ function countMmio(addr: u32, write: bool): void {
 
 function mmioRead(addr: u32, width: u32): u32 {
   countMmio(addr, false);
-  return hostMmioRead(addr, width);
+  const v = hostMmioRead(addr, width);
+  raiseAttention();
+  return v;
 }
 
 function mmioWrite(addr: u32, width: u32, v: u32): void {
   countMmio(addr, true);
   hostMmioWrite(addr, width, v);
+  raiseAttention();
 }
 
 // The physical map (docs/core-abi.md):
@@ -138,6 +164,7 @@ export function setA20(enabled: bool): void {
   const ram = load<u32>(CTL_BASE + C_RAM_SIZE);
   store<u32>(CTL_BASE + C_A20_MASK, enabled ? 0xffffffff : ~BIOS_WINDOW_END);
   store<u32>(CTL_BASE + C_FAST_LIMIT, enabled ? ram : min(ram, BIOS_WINDOW_END));
+  tlbFlush();
 }
 
 export function physRead8(p: u32): u32 {
@@ -159,18 +186,36 @@ export function physRead32(p: u32): u32 {
   if (at == PLACE_MMIO) return mmioRead(a20(p), 4);
   return physRead16(p) | (physRead16(p + 2) << 16);
 }
+/** A write of n bytes at RAM address p: invalidate decoded code in its page(s) (dcache.ts). */
+// @ts-ignore: decorator
+@inline
+function codeCheck(p: u32, n: u32): void {
+  if (load<u8>(CODE_PAGES + (p >>> 12)) != 0) codeWrite(p);
+  if (load<u8>(CODE_PAGES + ((p + n - 1) >>> 12)) != 0) codeWrite(p + n - 1);
+}
+/** The same for a write that `place` resolved to host address `at` (RAM, or ROM: no code). */
+function codeCheckHost(at: u32, n: u32): void {
+  const ram = load<u32>(CTL_BASE + C_RAM_SIZE);
+  if (at - RAM_BASE < ram) codeCheck(at - RAM_BASE, n);
+}
+
 export function physWrite8(p: u32, v: u32): void {
   if (fastRam(p, 1)) {
+    codeCheck(p, 1);
     store<u8>(RAM_BASE + p, <u8>v);
     return;
   }
   const at = place(p, 1);
   if (at == PLACE_MMIO) mmioWrite(a20(p), 1, v & 0xff);
   else if (romHit) romWrite();
-  else store<u8>(at, <u8>v);
+  else {
+    codeCheckHost(at, 1);
+    store<u8>(at, <u8>v);
+  }
 }
 export function physWrite16(p: u32, v: u32): void {
   if (fastRam(p, 2)) {
+    codeCheck(p, 2);
     store<u16>(RAM_BASE + p, <u16>v);
     return;
   }
@@ -180,10 +225,14 @@ export function physWrite16(p: u32, v: u32): void {
     physWrite8(p, v);
     physWrite8(p + 1, v >> 8);
   } else if (romHit) romWrite();
-  else store<u16>(at, <u16>v);
+  else {
+    codeCheckHost(at, 2);
+    store<u16>(at, <u16>v);
+  }
 }
 export function physWrite32(p: u32, v: u32): void {
   if (fastRam(p, 4)) {
+    codeCheck(p, 4);
     store<u32>(RAM_BASE + p, v);
     return;
   }
@@ -193,7 +242,10 @@ export function physWrite32(p: u32, v: u32): void {
     physWrite16(p, v);
     physWrite16(p + 2, v >> 16);
   } else if (romHit) romWrite();
-  else store<u32>(at, v);
+  else {
+    codeCheckHost(at, 4);
+    store<u32>(at, v);
+  }
 }
 
 // ---------------------------------------------------------------- linear (paging)
@@ -255,30 +307,80 @@ function isUser(): bool {
   return cpl() == 3;
 }
 
+// ---------------------------------------------------------------- software TLB
+// Direct-mapped, TLB_ENTRIES entries by linear page number. Each entry has four tags (kernel
+// read, kernel write, user read, user write; u32 = linear page | tlbEpoch) and one host addend
+// (host address - linear address) shared by them. Only whole 4 KiB pages of plain RAM enter it
+// (never MMIO, ROM, the BIOS window or an A20-wrapped page), so a hit is a plain load/store.
+// Entries are filled by the slow path after a successful access: by the page walk with paging
+// on (a read fills a read tag; a write, which has set the PTE's D bit, fills a write tag), and
+// as the identity map with paging off. The whole TLB is dropped (tlbFlush, O(1) by the epoch) on
+// CR0/CR3/CR4 writes, INVLPG, task switches, A20 changes and at run() entry.
+
+/** The TLB's host address for an access of `n` bytes at `lin`, or 0 on a miss. */
+// @ts-ignore: decorator
+@inline
+export function tlbLookup(lin: u32, n: u32, tagBase: u32, epoch: u32): u32 {
+  const e = (lin >>> 10) & 0x3ffc;
+  if (load<u32>(tagBase + tlbUserOff + e) == ((lin & 0xfffff000) | epoch) && (lin & 0xfff) <= 0x1000 - n)
+    return load<u32>(TLB_ADDEND + e) + lin;
+  return 0;
+}
+
+/** Enter the page of `lin`, which maps to guest-physical `p`, for reads or writes at the CPL. */
+function tlbFill(lin: u32, p: u32, write: bool): void {
+  const page = p & 0xfffff000;
+  if (!fastRam(page, 0x1000)) return;
+  // A page holding decoded code gets no write entry: its writes must reach codeWrite.
+  if (write && load<u8>(CODE_PAGES + (page >>> 12)) != 0) return;
+  const e = (lin >>> 10) & 0x3ffc;
+  const key = (lin & 0xfffff000) | (write ? tlbEpochW : tlbEpoch);
+  const addend = RAM_BASE + page - (lin & 0xfffff000);
+  // The four tags share the addend: drop the ones that belong to another page or mapping.
+  if (load<u32>(TLB_ADDEND + e) != addend) {
+    store<u32>(TLB_KERNEL_READ + e, 0);
+    store<u32>(TLB_KERNEL_WRITE + e, 0);
+    store<u32>(TLB_KERNEL_READ + TLB_USER_OFF + e, 0);
+    store<u32>(TLB_KERNEL_WRITE + TLB_USER_OFF + e, 0);
+    store<u32>(TLB_ADDEND + e, addend);
+  }
+  store<u32>(TLB_KERNEL_READ + tlbUserOff + (write ? TLB_WRITE_OFF : 0) + e, key);
+}
+
+/** Guest-physical address of `lin` for a CPL-privilege access (0 after raising #PF), TLB filled. */
+function linPhys(lin: u32, write: bool): u32 {
+  if (!paging()) {
+    tlbFill(lin, lin, write);
+    return lin;
+  }
+  const p = translate(lin, write, isUser());
+  if (!faulted()) tlbFill(lin, p, write);
+  return p;
+}
+
 export function linRead8(lin: u32): u32 {
-  if (!paging()) return physRead8(lin);
-  const p = translate(lin, false, isUser());
+  const p = linPhys(lin, false);
   return faulted() ? 0 : physRead8(p);
 }
 export function linRead16(lin: u32): u32 {
-  if (!paging()) return physRead16(lin);
-  if ((lin & 0xfff) > 0xffe) return linRead8(lin) | (linRead8(lin + 1) << 8);
-  const p = translate(lin, false, isUser());
+  if ((lin & 0xfff) > 0xffe && paging()) return linRead8(lin) | (linRead8(lin + 1) << 8);
+  const p = linPhys(lin, false);
   return faulted() ? 0 : physRead16(p);
 }
 export function linRead32(lin: u32): u32 {
-  if (!paging()) return physRead32(lin);
-  if ((lin & 0xfff) > 0xffc) return linRead16(lin) | (linRead16(lin + 2) << 16);
-  const p = translate(lin, false, isUser());
+  if ((lin & 0xfff) > 0xffc && paging()) return linRead16(lin) | (linRead16(lin + 2) << 16);
+  const p = linPhys(lin, false);
   return faulted() ? 0 : physRead32(p);
 }
 export function linWrite8(lin: u32, v: u32): void {
-  if (!paging()) return physWrite8(lin, v);
-  const p = translate(lin, true, isUser());
+  const p = linPhys(lin, true);
   if (!faulted()) physWrite8(p, v);
 }
 export function linWrite16(lin: u32, v: u32): void {
-  if (!paging()) return physWrite16(lin, v);
+  if (!paging()) {
+    tlbFill(lin, lin, true);
+    return physWrite16(lin, v);
+  }
   if ((lin & 0xfff) > 0xffe) {
     // Check both pages before writing either byte, so a fault leaves memory untouched.
     translate(lin + 1, true, isUser());
@@ -287,11 +389,14 @@ export function linWrite16(lin: u32, v: u32): void {
     linWrite8(lin + 1, v >> 8);
     return;
   }
-  const p = translate(lin, true, isUser());
+  const p = linPhys(lin, true);
   if (!faulted()) physWrite16(p, v);
 }
 export function linWrite32(lin: u32, v: u32): void {
-  if (!paging()) return physWrite32(lin, v);
+  if (!paging()) {
+    tlbFill(lin, lin, true);
+    return physWrite32(lin, v);
+  }
   if ((lin & 0xfff) > 0xffc) {
     translate(lin + 3, true, isUser());
     if (faulted()) return;
@@ -300,7 +405,7 @@ export function linWrite32(lin: u32, v: u32): void {
     for (let i: u32 = 0; i < 4; i++) linWrite8(lin + i, v >> (i * 8));
     return;
   }
-  const p = translate(lin, true, isUser());
+  const p = linPhys(lin, true);
   if (!faulted()) physWrite32(p, v);
 }
 
@@ -336,15 +441,76 @@ export function segCheck(s: u32, off: u32, len: u32): bool {
   return ok;
 }
 
+// Segmented reads and writes: the fast path is the segment's precomputed limit check (state.ts
+// segFastRead/segFastWrite) and a TLB hit; anything else takes the full check and the slow path.
+
+// @ts-ignore: decorator
+@inline
+function fastLin(s: u32, off: u32, mask: u32): bool {
+  return ((mask >> s) & 1) != 0 && off <= load<u32>(SEG_FAST + (s << 2));
+}
+
+/** Set by `hostRun`: whole elements available at the host address it returned. */
+export let runElems: u32 = 0;
+
+/**
+ * Bulk access for REP string instructions: the host address of `off` in segment `s` when the
+ * fast path allows it (segment check and a TLB entry for reads or writes), with `runElems` = how
+ * many `esz`-byte elements from there stay inside the segment limit and the page (at most
+ * `max`); 0 when the caller must take the per-element path (which faults or fills the TLB).
+ */
+export function hostRun(s: u32, off: u32, esz: u32, max: u32, write: bool): u32 {
+  runElems = 0;
+  if (!fastLin(s, off, write ? segFastWrite : segFastRead)) return 0;
+  const lin = segBase(s) + off;
+  const h = write
+    ? tlbLookup(lin, esz, TLB_KERNEL_WRITE, tlbEpochW)
+    : tlbLookup(lin, esz, TLB_KERNEL_READ, tlbEpoch);
+  if (h == 0) return 0;
+  let bytes: u32 = 0x1000 - (lin & 0xfff);
+  const toLimit = load<u32>(SEG_FAST + (s << 2)) + 4 - off; // 0: the whole 4 GiB
+  if (toLimit != 0 && toLimit < bytes) bytes = toLimit;
+  const n = bytes / esz;
+  runElems = n < max ? n : max;
+  return h;
+}
+
+// @ts-ignore: decorator
+@inline
 export function read8(s: u32, off: u32): u32 {
+  if (fastLin(s, off, segFastRead)) {
+    const h = tlbLookup(segBase(s) + off, 1, TLB_KERNEL_READ, tlbEpoch);
+    if (h != 0) return load<u8>(h);
+  }
+  return read8Slow(s, off);
+}
+// @ts-ignore: decorator
+@inline
+export function read16(s: u32, off: u32): u32 {
+  if (fastLin(s, off, segFastRead)) {
+    const h = tlbLookup(segBase(s) + off, 2, TLB_KERNEL_READ, tlbEpoch);
+    if (h != 0) return load<u16>(h);
+  }
+  return read16Slow(s, off);
+}
+// @ts-ignore: decorator
+@inline
+export function read32(s: u32, off: u32): u32 {
+  if (fastLin(s, off, segFastRead)) {
+    const h = tlbLookup(segBase(s) + off, 4, TLB_KERNEL_READ, tlbEpoch);
+    if (h != 0) return load<u32>(h);
+  }
+  return read32Slow(s, off);
+}
+function read8Slow(s: u32, off: u32): u32 {
   if (!segCheck(s, off, 1)) return 0;
   return linRead8(segBase(s) + off);
 }
-export function read16(s: u32, off: u32): u32 {
+function read16Slow(s: u32, off: u32): u32 {
   if (!segCheck(s, off, 2)) return 0;
   return linRead16(segBase(s) + off);
 }
-export function read32(s: u32, off: u32): u32 {
+function read32Slow(s: u32, off: u32): u32 {
   if (!segCheck(s, off, 4)) return 0;
   return linRead32(segBase(s) + off);
 }
@@ -363,12 +529,48 @@ function segTypeChecked(): bool {
   return (cr0() & 1) != 0 && (load<u32>(STATE_BASE + S_EFLAGS) & 0x20000) == 0;
 }
 
+// @ts-ignore: decorator
+@inline
 export function write8(s: u32, off: u32, v: u32): void {
+  if (fastLin(s, off, segFastWrite)) {
+    const h = tlbLookup(segBase(s) + off, 1, TLB_KERNEL_WRITE, tlbEpochW);
+    if (h != 0) {
+      store<u8>(h, <u8>v);
+      return;
+    }
+  }
+  write8Slow(s, off, v);
+}
+// @ts-ignore: decorator
+@inline
+export function write16(s: u32, off: u32, v: u32): void {
+  if (fastLin(s, off, segFastWrite)) {
+    const h = tlbLookup(segBase(s) + off, 2, TLB_KERNEL_WRITE, tlbEpochW);
+    if (h != 0) {
+      store<u16>(h, <u16>v);
+      return;
+    }
+  }
+  write16Slow(s, off, v);
+}
+// @ts-ignore: decorator
+@inline
+export function write32(s: u32, off: u32, v: u32): void {
+  if (fastLin(s, off, segFastWrite)) {
+    const h = tlbLookup(segBase(s) + off, 4, TLB_KERNEL_WRITE, tlbEpochW);
+    if (h != 0) {
+      store<u32>(h, v);
+      return;
+    }
+  }
+  write32Slow(s, off, v);
+}
+function write8Slow(s: u32, off: u32, v: u32): void {
   if (writableSeg(s) && segCheck(s, off, 1)) linWrite8(segBase(s) + off, v);
 }
-export function write16(s: u32, off: u32, v: u32): void {
+function write16Slow(s: u32, off: u32, v: u32): void {
   if (writableSeg(s) && segCheck(s, off, 2)) linWrite16(segBase(s) + off, v);
 }
-export function write32(s: u32, off: u32, v: u32): void {
+function write32Slow(s: u32, off: u32, v: u32): void {
   if (writableSeg(s) && segCheck(s, off, 4)) linWrite32(segBase(s) + off, v);
 }

@@ -12,7 +12,12 @@ import {
   S_CPL,
   CTL_BASE,
   C_RAM_SIZE,
+  SEG_FAST,
+  TLB_BASE,
+  TLB_ADDEND,
+  TLB_USER_OFF,
 } from "../layout";
+import { raiseAttention } from "./fault";
 
 // Register numbers in encoding order.
 export const EAX: u32 = 0;
@@ -48,42 +53,66 @@ export const ATTR_P: u32 = 0x80;
 export const ATTR_DB: u32 = 0x4000;
 export const ATTR_G: u32 = 0x8000;
 
+// @ts-ignore: decorator
+@inline
 export function reg32(r: u32): u32 {
   return load<u32>(STATE_BASE + S_REGS + (r << 2));
 }
+// @ts-ignore: decorator
+@inline
 export function setReg32(r: u32, v: u32): void {
   store<u32>(STATE_BASE + S_REGS + (r << 2), v);
 }
+// @ts-ignore: decorator
+@inline
 export function reg16(r: u32): u32 {
   return load<u16>(STATE_BASE + S_REGS + (r << 2));
 }
+// @ts-ignore: decorator
+@inline
 export function setReg16(r: u32, v: u32): void {
   store<u16>(STATE_BASE + S_REGS + (r << 2), <u16>v);
 }
 /** 8-bit registers AL CL DL BL AH CH DH BH: low or second byte of EAX..EBX. */
+// @ts-ignore: decorator
+@inline
 export function reg8(r: u32): u32 {
   return load<u8>(STATE_BASE + S_REGS + ((r & 3) << 2) + (r >> 2));
 }
+// @ts-ignore: decorator
+@inline
 export function setReg8(r: u32, v: u32): void {
   store<u8>(STATE_BASE + S_REGS + ((r & 3) << 2) + (r >> 2), <u8>v);
 }
 
+// @ts-ignore: decorator
+@inline
 export function eip(): u32 {
   return load<u32>(STATE_BASE + S_EIP);
 }
+// @ts-ignore: decorator
+@inline
 export function setEip(v: u32): void {
   store<u32>(STATE_BASE + S_EIP, v);
 }
 
+// @ts-ignore: decorator
+@inline
 export function segSel(s: u32): u32 {
   return load<u32>(STATE_BASE + S_SEG_SEL + (s << 2));
 }
+// @ts-ignore: decorator
+@inline
 export function segBase(s: u32): u32 {
   return load<u32>(STATE_BASE + S_SEG_BASE + (s << 2));
 }
+// @ts-ignore: decorator
+@inline
 export function segLimit(s: u32): u32 {
   return load<u32>(STATE_BASE + S_SEG_LIMIT + (s << 2));
 }
+// @ts-ignore: decorator
+@inline
 export function segAttr(s: u32): u32 {
   return load<u32>(STATE_BASE + S_SEG_ATTR + (s << 2));
 }
@@ -92,16 +121,107 @@ export function setSegCache(s: u32, sel: u32, base: u32, limit: u32, attr: u32):
   store<u32>(STATE_BASE + S_SEG_BASE + (s << 2), base);
   store<u32>(STATE_BASE + S_SEG_LIMIT + (s << 2), limit);
   store<u32>(STATE_BASE + S_SEG_ATTR + (s << 2), attr);
+  segFastUpdate(s);
+  if (s == CS) fetchFlush();
 }
 
+// ---------------------------------------------------------------- derived caches
+// Values derived from the state block so the hot paths test one thing. They are recomputed
+// whenever the core changes what they derive from, and all of them at run() entry (the host may
+// have written the state block between runs). docs/performance.md describes each.
+
+/**
+ * Bit s set: segment s takes the fast limit check `off <= SEG_FAST[s]` (= limit - 3) for reads
+ * (segFastRead) or writes (segFastWrite). Only present, expand-up segments qualify, and for
+ * writes only writable data segments; everything else (null, expand-down, read-only, limits
+ * below 3) takes the full check in memory.ts, which gives the same result in every mode.
+ */
+export let segFastRead: u32 = 0;
+export let segFastWrite: u32 = 0;
+
+export function segFastUpdate(s: u32): void {
+  const lim = segLimit(s);
+  const attr = segAttr(s);
+  const bit: u32 = 1 << s;
+  segFastRead &= ~bit;
+  segFastWrite &= ~bit;
+  if ((attr & ATTR_P) == 0 || (attr & 0x1c) == 0x14 || lim < 3) return;
+  store<u32>(SEG_FAST + (s << 2), lim - 3);
+  segFastRead |= bit;
+  if ((attr & 0x1a) == 0x12) segFastWrite |= bit;
+}
+
+/**
+ * Software TLB state (memory.ts): `tlbEpoch` is the low 12 bits of every valid tag, so bumping
+ * it invalidates every entry at once; `tlbUserOff` selects the user tag set at CPL 3.
+ */
+export let tlbEpoch: u32 = 1;
+/** The epoch of write tags: bumped alone when a page starts holding decoded code (dcache.ts). */
+export let tlbEpochW: u32 = 1;
+export let tlbUserOff: u32 = 0;
+
+/** Drop every TLB entry (CR0/CR3/CR4 writes, INVLPG, task switches, A20, run entry). */
+export function tlbFlush(): void {
+  tlbEpoch++;
+  tlbEpochW++;
+  if (tlbEpoch > 0xfff || tlbEpochW > 0xfff) tlbClear();
+  fetchFlush();
+}
+
+/** Drop every write entry, so the next write to each page takes the slow path. */
+export function tlbFlushWrites(): void {
+  tlbEpochW++;
+  if (tlbEpochW > 0xfff) tlbClear();
+}
+
+function tlbClear(): void {
+  memory.fill(TLB_BASE, 0, TLB_ADDEND - TLB_BASE);
+  tlbEpoch = 1;
+  tlbEpochW = 1;
+  fetchFlush();
+}
+
+/**
+ * The instruction-fetch window (decode.ts): CS offsets [fetchLo, fetchHi) lie inside CS's limit
+ * and in one linear page with a TLB read entry; the byte at offset e is at host fetchHost + e.
+ */
+export let fetchLo: u32 = 1;
+export let fetchHi: u32 = 1;
+export let fetchHost: u32 = 0;
+
+export function fetchFlush(): void {
+  fetchLo = 1;
+  fetchHi = 1;
+  raiseAttention(); // dcache.ts execBlock keeps the window in locals until attention
+}
+
+export function setFetchWindow(lo: u32, hi: u32, host: u32): void {
+  fetchLo = lo;
+  fetchHi = hi;
+  fetchHost = host;
+}
+
+/** Recompute every derived value from the state block (run entry). */
+export function refreshDerived(): void {
+  for (let s: u32 = 0; s < 6; s++) segFastUpdate(s);
+  tlbUserOff = cpl() == 3 ? TLB_USER_OFF : 0;
+  tlbFlush();
+}
+
+// @ts-ignore: decorator
+@inline
 export function cr0(): u32 {
   return load<u32>(STATE_BASE + S_CR0);
 }
+// @ts-ignore: decorator
+@inline
 export function cpl(): u32 {
   return load<u32>(STATE_BASE + S_CPL);
 }
 export function setCpl(v: u32): void {
   store<u32>(STATE_BASE + S_CPL, v);
+  tlbUserOff = v == 3 ? TLB_USER_OFF : 0;
+  fetchFlush();
 }
 export function protectedMode(): bool {
   return (cr0() & CR0_PE) != 0;

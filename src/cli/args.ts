@@ -32,6 +32,9 @@ options:
                         or file:PATH                                         (QEMU: -debugcon)
   --debugcon-port N     the debug console's I/O port (default 0xe9)
   -m, --memory SIZE     guest RAM, e.g. 64M, 512M, 1G (default 64M)          (QEMU: -m)
+  --drive SPEC          a disk: file=IMG,if=virtio[,readonly=on|off]
+                        [,transport=modern|transitional]; repeatable, the first is
+                        Linux's /dev/vda                                     (QEMU: -drive)
   --timeout SECONDS     stop the guest after this much host time
   --stats FILE.json     write the trap counters to FILE.json at the end
   --success-code N      exit 0 when the guest's debug-exit code is N
@@ -59,6 +62,13 @@ export class UsageError extends Error {}
 /** Where the debug console goes: stdout, stderr, or a file. */
 export type DebugconTarget = { kind: "stdout" } | { kind: "stderr" } | { kind: "file"; path: string };
 
+/** One --drive: a disk image on a virtio-blk device. */
+export interface DriveArgs {
+  file: string;
+  readOnly: boolean;
+  transport: "modern" | "transitional";
+}
+
 export interface RunArgs {
   kernel: string | undefined;
   initrd: string | undefined;
@@ -73,6 +83,7 @@ export interface RunArgs {
   postCodes: boolean;
   clock: "deterministic" | "realtime" | undefined;
   script: ExpectStep[];
+  drives: DriveArgs[];
 }
 
 export function parseRunArgs(argv: string[]): RunArgs | "help" {
@@ -95,6 +106,7 @@ export function parseRunArgs(argv: string[]): RunArgs | "help" {
         "success-code": { type: "string" },
         "post-codes": { type: "boolean" },
         clock: { type: "string" },
+        drive: { type: "string", multiple: true },
         expect: { type: "string", multiple: true },
         send: { type: "string", multiple: true },
         help: { type: "boolean", short: "h" },
@@ -159,6 +171,7 @@ export function parseRunArgs(argv: string[]): RunArgs | "help" {
     postCodes: v["post-codes"] ?? false,
     clock,
     script: expectSteps(parsed.tokens ?? []),
+    drives: (v.drive ?? []).map(parseDrive),
   };
 }
 
@@ -197,4 +210,62 @@ function parsePort(text: string): number | undefined {
   if (!/^(0x[0-9a-f]+|\d+)$/i.test(text)) return undefined;
   const n = Number(text);
   return n <= 0xffff ? n : undefined;
+}
+
+/**
+ * QEMU's -drive syntax, the subset we support: `file=IMG,if=virtio[,readonly=on|off]
+ * [,transport=modern|transitional]` (a comma inside a value is written twice, as in QEMU).
+ */
+export function parseDrive(spec: string): DriveArgs {
+  const parts: string[] = [];
+  let cur = "";
+  for (let i = 0; i < spec.length; i++) {
+    if (spec[i] === ",") {
+      if (spec[i + 1] === ",") {
+        cur += ",";
+        i++;
+        continue;
+      }
+      parts.push(cur);
+      cur = "";
+    } else cur += spec[i];
+  }
+  parts.push(cur);
+  let file: string | undefined;
+  let readOnly = false;
+  let transport: "modern" | "transitional" = "modern";
+  const seen = new Set<string>();
+  for (const part of parts) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--drive: "${part}" is not KEY=VALUE (in "${spec}")`);
+    const key = part.slice(0, eq);
+    const value = part.slice(eq + 1);
+    if (seen.has(key)) throw new UsageError(`--drive: ${key}= given twice (in "${spec}")`);
+    seen.add(key);
+    switch (key) {
+      case "file":
+        if (value === "") throw new UsageError(`--drive: file= is empty`);
+        file = value;
+        break;
+      case "if":
+        if (value !== "virtio")
+          throw new UsageError(`--drive: if=${value} is not supported (only if=virtio)`);
+        break;
+      case "readonly":
+        if (value !== "on" && value !== "off")
+          throw new UsageError(`--drive: readonly wants on or off, got "${value}"`);
+        readOnly = value === "on";
+        break;
+      case "transport":
+        if (value !== "modern" && value !== "transitional")
+          throw new UsageError(`--drive: transport wants modern or transitional, got "${value}"`);
+        transport = value;
+        break;
+      default:
+        throw new UsageError(`--drive: unknown key "${key}" (known: file, if, readonly, transport)`);
+    }
+  }
+  if (file === undefined) throw new UsageError(`--drive: file=IMG is required (in "${spec}")`);
+  if (!seen.has("if")) throw new UsageError(`--drive: if=virtio is required (in "${spec}")`);
+  return { file, readOnly, transport };
 }

@@ -23,6 +23,7 @@ import {
 } from "./exit-codes.js";
 import { USAGE, UsageError, parseRunArgs, type DebugconTarget, type RunArgs } from "./args.js";
 import { attachConsole } from "./console.js";
+import { FileDisk } from "../disk/file-disk.js";
 
 /** Read a file named on the command line, or fail with a usage error naming what it was for. */
 function readInput(what: string, path: string): Uint8Array {
@@ -99,12 +100,34 @@ async function run(args: RunArgs): Promise<number> {
       throw e;
     }
   }
-  const debugcon = args.debugcon !== undefined ? openDebugcon(args.debugcon) : undefined;
+  const disks = openDrives(args);
+  let debugcon: ReturnType<typeof openDebugcon> | undefined;
   try {
-    return await runMachine(args, image && { bytes: image, linux, initrd }, bios, debugcon?.write);
+    debugcon = args.debugcon !== undefined ? openDebugcon(args.debugcon) : undefined;
+    return await runMachine(args, image && { bytes: image, linux, initrd }, bios, debugcon?.write, disks);
   } finally {
     debugcon?.close();
+    for (const d of disks) d.close();
   }
+}
+
+/** Open each --drive image (read-only images with readonly=on), or fail with a usage error. */
+function openDrives(args: RunArgs): FileDisk[] {
+  const disks: FileDisk[] = [];
+  try {
+    for (const d of args.drives) {
+      try {
+        disks.push(new FileDisk(d.file, { readOnly: d.readOnly }));
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new UsageError(`cannot open drive ${d.file}: ${code ?? (e as Error).message}`);
+      }
+    }
+  } catch (e) {
+    for (const d of disks) d.close();
+    throw e;
+  }
+  return disks;
 }
 
 async function runMachine(
@@ -112,6 +135,7 @@ async function runMachine(
   kernel: { bytes: Uint8Array; linux: boolean; initrd: Uint8Array | undefined } | undefined,
   bios: Uint8Array | undefined,
   debugcon: ((bytes: Uint8Array) => void) | undefined,
+  disks: FileDisk[] = [],
 ): Promise<number> {
   let machine: Machine;
   try {
@@ -124,6 +148,13 @@ async function runMachine(
         : undefined,
       bios,
       debugcon: debugcon && { port: args.debugconPort, output: debugcon },
+      drives: disks.map((backend, i) => ({
+        backend,
+        transport: args.drives[i]!.transport,
+        readOnly: args.drives[i]!.readOnly,
+        onDiagnostic: (d) =>
+          process.stderr.write(`trapdoor: ${d.device}: virtio ${d.section} [${d.check}]: ${d.message}\n`),
+      })),
     });
   } catch (e) {
     // Machine.create refuses impossible configurations (e.g. RAM sizes) with a RangeError.

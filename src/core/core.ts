@@ -24,6 +24,8 @@ interface CoreFunctions {
   errorEip(): number;
   eflags(): number;
   setEflags(v: number): void;
+  flushDecodeCache(): void;
+  invalidateCode(addr: number, len: number): void;
 }
 
 /** Offsets of the core's memory map, read from the module's exported globals. */
@@ -207,6 +209,15 @@ export class Core {
   /** Ask the core to stop after the current instruction (safe to call from a trap handler). */
   requestStop(): void {
     this.fn.requestStop(1);
+  }
+
+  /**
+   * Guest RAM [addr, addr + len) was written during a run by a device (DMA from inside an I/O
+   * callback): drop the core's decoded instructions from those pages. Writes between runs (the
+   * loaders, tests) need nothing: every run() starts with an empty decode cache.
+   */
+  invalidateCode(addr: number, len: number): void {
+    this.fn.invalidateCode(addr >>> 0, len >>> 0);
   }
 
   getReg(r: GprName): number {

@@ -1,0 +1,85 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { FileDisk } from "../src/disk/file-disk.js";
+import { MemoryDisk } from "../src/disk/memory-disk.js";
+import { parseDrive, UsageError } from "../src/cli/args.js";
+
+const dir = mkdtempSync(join(tmpdir(), "trapdoor-disk-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("FileDisk", () => {
+  it("reads and writes in place, straight into a SharedArrayBuffer view, never growing the file", () => {
+    const path = join(dir, "a.img");
+    const bytes = new Uint8Array(4096).map((_, i) => i & 0xff);
+    writeFileSync(path, bytes);
+    const d = new FileDisk(path);
+    expect([d.size, d.readOnly]).toEqual([4096, false]);
+    const ram = new Uint8Array(new SharedArrayBuffer(8192));
+    d.read(512, ram.subarray(100, 100 + 1024));
+    expect(Array.from(ram.subarray(100, 104))).toEqual([0, 1, 2, 3]);
+    ram.fill(0xaa, 0, 512);
+    d.write(3584, ram.subarray(0, 512));
+    d.flush();
+    expect(() => d.write(3585, ram.subarray(0, 512))).toThrow(RangeError);
+    expect(() => d.read(4096, ram.subarray(0, 1))).toThrow(RangeError);
+    expect(() => d.read(-1, ram.subarray(0, 1))).toThrow(RangeError);
+    d.close();
+    expect(statSync(path).size).toBe(4096);
+    const after = readFileSync(path);
+    expect(after[3584]).toBe(0xaa);
+    expect(after[3583]).toBe(3583 & 0xff);
+    expect(() => d.read(0, new Uint8Array(1))).toThrow(/closed/);
+  });
+
+  it("opens read-only and refuses writes; refuses missing files and bad sizes", () => {
+    const path = join(dir, "ro.img");
+    writeFileSync(path, new Uint8Array(1024));
+    const d = new FileDisk(path, { readOnly: true });
+    expect(() => d.write(0, new Uint8Array(512))).toThrow(/read-only/);
+    d.close();
+    expect(() => new FileDisk(join(dir, "missing.img"))).toThrow(/ENOENT/);
+    writeFileSync(join(dir, "odd.img"), new Uint8Array(1000));
+    expect(() => new FileDisk(join(dir, "odd.img"))).toThrow(/multiple of 512/);
+  });
+});
+
+describe("MemoryDisk", () => {
+  it("holds bytes, refuses out-of-range and read-only writes, counts flushes", () => {
+    const d = new MemoryDisk(2048);
+    d.write(512, new Uint8Array([1, 2, 3]));
+    const out = new Uint8Array(3);
+    d.read(512, out);
+    expect(Array.from(out)).toEqual([1, 2, 3]);
+    expect(() => d.read(2047, new Uint8Array(2))).toThrow(RangeError);
+    d.flush();
+    expect(d.flushes).toBe(1);
+    expect(() => new MemoryDisk(new Uint8Array(512), { readOnly: true }).write(0, out)).toThrow(/read-only/);
+    expect(() => new MemoryDisk(100)).toThrow(RangeError);
+  });
+});
+
+describe("--drive parsing (QEMU syntax)", () => {
+  it("accepts file, if, readonly, transport", () => {
+    expect(parseDrive("file=a.img,if=virtio")).toEqual({
+      file: "a.img",
+      readOnly: false,
+      transport: "modern",
+    });
+    expect(parseDrive("if=virtio,file=x,,y.img,readonly=on,transport=transitional")).toEqual({
+      file: "x,y.img",
+      readOnly: true,
+      transport: "transitional",
+    });
+  });
+  it("explains bad specs", () => {
+    expect(() => parseDrive("file=a.img")).toThrow(/if=virtio is required/);
+    expect(() => parseDrive("file=a.img,if=ide")).toThrow(/if=ide is not supported/);
+    expect(() => parseDrive("file=a.img,if=virtio,readonly=yes")).toThrow(/readonly wants on or off/);
+    expect(() => parseDrive("file=a.img,if=virtio,cache=none")).toThrow(/unknown key "cache"/);
+    expect(() => parseDrive("if=virtio")).toThrow(/file=IMG is required/);
+    expect(() => parseDrive("file=a,if=virtio,transport=pci")).toThrow(UsageError);
+    expect(() => parseDrive("a.img")).toThrow(/not KEY=VALUE/);
+  });
+});
