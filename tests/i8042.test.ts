@@ -15,16 +15,7 @@ import {
   STATUS_TIMEOUT,
   STATUS_UNLOCKED,
 } from "../src/devices/i8042.js";
-import type { IrqLine } from "../src/devices/irq.js";
-
-class RecordingIrq implements IrqLine {
-  level = false;
-  events: boolean[] = [];
-  set(level: boolean): void {
-    this.level = level;
-    this.events.push(level);
-  }
-}
+import { RecordingIrq } from "./helpers/recording-irq.js";
 
 // Linux's command encoding (drivers/input/serio/i8042.h): bits 8-11 = bytes in, 12-15 = bytes out.
 const I8042_CMD_CTL_RCTR = 0x0120;

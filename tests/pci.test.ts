@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { AccessWidth, IoDevice } from "../src/bus/device.js";
 import { IoBus } from "../src/bus/io-bus.js";
-import type { IrqLine } from "../src/devices/irq.js";
+import { RecordingIrq } from "./helpers/recording-irq.js";
 import {
   PCI_CAP_ID_PM,
   PCI_CAP_ID_VNDR,
@@ -34,15 +34,6 @@ class Regs implements IoDevice {
   }
   write(offset: number, width: AccessWidth, value: number): void {
     this.log.push(`w ${offset} ${width} ${value.toString(16)}`);
-  }
-}
-
-class RecordingIrq implements IrqLine {
-  level = false;
-  events: boolean[] = [];
-  set(level: boolean): void {
-    this.level = level;
-    this.events.push(level);
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { IrqLine } from "../src/devices/irq.js";
+import { RecordingIrq } from "./helpers/recording-irq.js";
 import { Uart16550 } from "../src/devices/uart16550.js";
 
 // Register offsets (PC16550D datasheet, Table II).
@@ -15,15 +15,6 @@ const RBR = 0,
   LSR = 5,
   MSR = 6,
   SCR = 7;
-
-class RecordingIrq implements IrqLine {
-  level = false;
-  events: boolean[] = [];
-  set(level: boolean): void {
-    this.level = level;
-    this.events.push(level);
-  }
-}
 
 function makeUart() {
   const irq = new RecordingIrq();
