@@ -1,61 +1,30 @@
 #!/usr/bin/env bash
 # Rebuild the cputest kernels: one Multiboot ELF per suite (paging.elf, privilege.elf, ...).
 #
-# Each kernel is boot.S + lib.c + <suite>.c, linked at 1 MiB with linker.ld. Needs only gcc
-# (with -m32 support) and GNU ld. The outputs are reproducible: no debug info, no timestamps,
-# no build IDs, no .comment, and object files go to a temporary directory whose name never
-# reaches the outputs. OUT_DIR (default: this directory) receives the .elf files.
+# Each kernel is ../common/multiboot-boot.S (EFLAGS cleared before kmain) +
+# ../common/isr-stubs.S (segment registers saved, trap_handler(frame)) + user.S + lib.c +
+# ../common/{serial,kprintf,check}.c + <suite>.c (+ <suite>-asm.S if there is one), linked at
+# 1 MiB with ../common/linker.ld. Flags, reproducibility and the Multiboot header check are in
+# ../common/build-lib.sh; OUT_DIR (default: here) receives the .elf files.
 set -euo pipefail
-
 cd "$(dirname "$0")"
-here=$(pwd)
-
-export LC_ALL=C
-export SOURCE_DATE_EPOCH=0
-
-CC=${CC:-gcc}
-LD=${LD:-ld}
+source ../common/build-lib.sh
 
 SUITES=(paging privilege exceptions tasks v86 segments)
 
-CFLAGS=(
-    -m32 -march=i686 -O2
-    -ffreestanding -nostdlib
-    -fno-pic -fno-pie
-    -fno-stack-protector
-    -fno-asynchronous-unwind-tables -fno-unwind-tables
-    -fcf-protection=none
-    -fno-tree-loop-distribute-patterns   # never turn loops into memset calls
-    -mno-sse -mno-mmx -mno-80387
-    -ffile-prefix-map="$here"=.
-    -Wall -Wextra
-)
-LDFLAGS=(
-    -m elf_i386
-    -T linker.ld
-    -nostdlib
-    --build-id=none
-    -z noexecstack
-    -z max-page-size=0x1000
-)
+compile boot.o ../common/multiboot-boot.S -DBOOT_CLEAR_EFLAGS
+compile isr.o ../common/isr-stubs.S -DISR_HANDLER=trap_handler -DISR_SAVE_SEGMENTS -DISR_KERNEL_DS=0x10
+compile user.o user.S
+compile serial.o ../common/serial.c
+compile kprintf.o ../common/kprintf.c
+compile check.o ../common/check.c
+compile lib.o lib.c
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-"$CC" "${CFLAGS[@]}" -c boot.S -o "$tmp/boot.o"
-"$CC" "${CFLAGS[@]}" -c lib.c -o "$tmp/lib.o"
-
-out=${OUT_DIR:-.}
 for s in "${SUITES[@]}"; do
     extra=()
-    [[ -f $s-asm.S ]] && { "$CC" "${CFLAGS[@]}" -c "$s-asm.S" -o "$tmp/$s-asm.o"; extra=("$tmp/$s-asm.o"); }
-    "$CC" "${CFLAGS[@]}" -c "$s.c" -o "$tmp/$s.o"
-    "$LD" "${LDFLAGS[@]}" -o "$tmp/$s.elf" "$tmp/boot.o" "$tmp/lib.o" "$tmp/$s.o" "${extra[@]}"
-    # Multiboot 0.6.96 §3.1.2: header in the first 8192 bytes, magic + flags + checksum == 0.
-    sum=$(od -An -tu4 -w4 -v -N8192 "$tmp/$s.elf" |
-        awk '!done && $1 == 464367618 { getline f; getline c; sum = ($1 + f + c) % 4294967296; done = 1 }
-             END { print done ? sum : "none" }')
-    [[ $sum == 0 ]] || { echo "build.sh: $s.elf: no valid Multiboot header in the first 8 KiB" >&2; exit 1; }
-    cp "$tmp/$s.elf" "$out/$s.elf"
+    [[ -f $s-asm.S ]] && { compile "$s-asm.o" "$s-asm.S"; extra=("$s-asm.o"); }
+    compile "$s.o" "$s.c"
+    link "$s.elf" boot.o isr.o user.o lib.o serial.o kprintf.o check.o "$s.o" "${extra[@]}"
+    check_header "$s.elf" $((0x00000003))
 done
-(cd "$out" && sha256sum "${SUITES[@]/%/.elf}")
+install_outputs "${SUITES[@]/%/.elf}"

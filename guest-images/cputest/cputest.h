@@ -1,9 +1,13 @@
 /*
- * cputest.h - shared declarations of the cputest kernels: serial output, checks, descriptor
- * tables, the trap frame, fault probing and ring-3 entry.
+ * cputest.h - shared declarations of the cputest kernels: descriptor tables, the trap frame,
+ * fault probing and ring-3 entry. Serial output, checks and port I/O come from ../common.
  */
 #ifndef CPUTEST_H
 #define CPUTEST_H
+
+#include "check.h"  /* ../common: check, check_eq, check_passed/check_failed */
+#include "io.h"     /* ../common: outb, inb, ... */
+#include "serial.h" /* ../common: serial_putc, kprintf */
 
 typedef unsigned char u8;
 typedef unsigned short u16;
@@ -66,13 +70,7 @@ extern struct tss_full tssf;
 extern u8 *const kstack_top_p;    /* top of the TSS.ESP0 stack */
 extern const char suite_name[];
 
-/* Output. */
-void putc_serial(char c);
-void kprintf(const char *fmt, ...);
-
-/* Checks: PASS <name> / FAIL <name>: <details>. */
-void check(const char *name, int ok, const char *fmt, ...);
-void check_eq(const char *name, u32 got, u32 want);
+/* Checks: PASS <name> / FAIL <name>: <details> (check.h); finish prints the summary and exits. */
 void finish(void) __attribute__((noreturn));
 void suite_main(void);
 
@@ -121,9 +119,7 @@ static inline void __attribute__((noreturn)) user_exit(u32 v) {
     __builtin_unreachable();
 }
 
-/* Port I/O and control registers. */
-static inline void outb(u16 port, u8 v) { asm volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
-static inline u8 inb(u16 port) { u8 v; asm volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+/* Control registers. */
 static inline u32 read_cr0(void) { u32 v; asm volatile("mov %%cr0, %0" : "=r"(v)); return v; }
 static inline u32 read_cr2(void) { u32 v; asm volatile("mov %%cr2, %0" : "=r"(v)); return v; }
 static inline u32 read_cr3(void) { u32 v; asm volatile("mov %%cr3, %0" : "=r"(v)); return v; }

@@ -1,11 +1,9 @@
 /*
- * lib.c - shared runtime of the cputest kernels: COM1 output, kprintf, checks and the summary
- * line, the GDT/IDT/TSS every suite starts from, the trap handler with fault probing, and the
- * ring-3 entry helper.
+ * lib.c - shared runtime of the cputest kernels: the summary line, the GDT/IDT/TSS every suite
+ * starts from, the trap handler with fault probing, and the ring-3 entry helper. COM1 output,
+ * kprintf and check() are ../common/serial.c, kprintf.c and check.c.
  */
 #include "cputest.h"
-
-#define COM1 0x3F8
 
 struct desc gdt[GDT_ENTRIES] __attribute__((aligned(16)));
 struct desc idt[256] __attribute__((aligned(16)));
@@ -18,8 +16,6 @@ u8 *const kstack_top_p = kstack + sizeof kstack;
 volatile u32 fault_resume, try_start, try_end;
 volatile int f_vec = -1;
 volatile u32 f_err, f_eip, f_cs, f_cr2, f_count, f_eflags;
-
-static u32 passed, failed;
 
 void *memset(void *d, int c, unsigned n) {
     u8 *p = d;
@@ -34,83 +30,9 @@ void *memcpy(void *d, const void *s, unsigned n) {
     return d;
 }
 
-void putc_serial(char c) {
-    while ((inb(COM1 + 5) & 0x20) == 0) {
-    }
-    outb(COM1, (u8)c);
-}
-
-static void puts_serial(const char *s) {
-    while (*s) putc_serial(*s++);
-}
-
-static void put_num(u32 v, int base, int width, int zero) {
-    char buf[16];
-    int n = 0;
-    do {
-        u32 d = v % (u32)base;
-        buf[n++] = (char)(d < 10 ? '0' + d : 'A' + d - 10);
-        v /= (u32)base;
-    } while (v);
-    while (n < width) buf[n++] = zero ? '0' : ' ';
-    while (n) putc_serial(buf[--n]);
-}
-
-static void vprintf_(const char *fmt, __builtin_va_list ap) {
-    for (; *fmt; fmt++) {
-        if (*fmt != '%') {
-            putc_serial(*fmt);
-            continue;
-        }
-        fmt++;
-        int zero = 0, width = 0;
-        if (*fmt == '0') zero = 1, fmt++;
-        while (*fmt >= '0' && *fmt <= '9') width = width * 10 + (*fmt++ - '0');
-        switch (*fmt) {
-        case 'x': put_num(__builtin_va_arg(ap, u32), 16, width, zero); break;
-        case 'u': put_num(__builtin_va_arg(ap, u32), 10, width, zero); break;
-        case 'd': {
-            int v = __builtin_va_arg(ap, int);
-            if (v < 0) putc_serial('-'), v = -v;
-            put_num((u32)v, 10, width, zero);
-            break;
-        }
-        case 's': puts_serial(__builtin_va_arg(ap, const char *)); break;
-        case '%': putc_serial('%'); break;
-        default: putc_serial('?'); break;
-        }
-    }
-}
-
-void kprintf(const char *fmt, ...) {
-    __builtin_va_list ap;
-    __builtin_va_start(ap, fmt);
-    vprintf_(fmt, ap);
-    __builtin_va_end(ap);
-}
-
-void check(const char *name, int ok, const char *fmt, ...) {
-    if (ok) {
-        passed++;
-        kprintf("PASS %s\n", name);
-        return;
-    }
-    failed++;
-    kprintf("FAIL %s: ", name);
-    __builtin_va_list ap;
-    __builtin_va_start(ap, fmt);
-    vprintf_(fmt, ap);
-    __builtin_va_end(ap);
-    putc_serial('\n');
-}
-
-void check_eq(const char *name, u32 got, u32 want) {
-    check(name, got == want, "got 0x%x, want 0x%x", got, want);
-}
-
 void finish(void) {
-    kprintf("cputest %s: %u passed, %u failed\n", suite_name, passed, failed);
-    outb(0xF4, failed ? 1 : 0);
+    kprintf("cputest %s: %u passed, %u failed\n", suite_name, check_passed, check_failed);
+    outb(0xF4, check_failed ? 1 : 0);
     for (;;) asm volatile("cli; hlt");
 }
 
@@ -186,7 +108,7 @@ void trap_handler(struct frame *f) {
         fault_resume = 0;
         return;
     }
-    failed++;
+    check_failed++;
     kprintf("FAIL unexpected-exception: %s (vector %u) error 0x%x at %x:%x eflags 0x%x cr2 0x%x\n",
             vec_name((int)f->vec), f->vec, f->err, f->cs, f->eip, f->eflags, read_cr2());
     finish();
@@ -250,13 +172,7 @@ static void setup(void) {
 
 void kmain(u32 magic, u32 mbi) {
     (void)mbi;
-    outb(COM1 + 1, 0x00);
-    outb(COM1 + 3, 0x80);
-    outb(COM1 + 0, 0x01);
-    outb(COM1 + 1, 0x00);
-    outb(COM1 + 3, 0x03);
-    outb(COM1 + 2, 0xC7);
-    outb(COM1 + 4, 0x0B);
+    serial_init();
     kprintf("cputest %s: start\n", suite_name);
     if (magic != 0x2BADB002) {
         check("multiboot-magic", 0, "got 0x%x", magic);

@@ -5,13 +5,17 @@
  * COM1, checks the facts a correct loader must provide, and reports the
  * verdict through the QEMU isa-debug-exit port 0xF4.
  *
- * Freestanding: no libc, no libgcc. All output goes through serial_putc(),
- * which does exactly one IN from 0x3FD (when THRE is already set) and exactly
- * one OUT to 0x3F8 per byte. "\n" is sent as a single 0x0A byte.
+ * Freestanding: no libc, no libgcc. All output goes through serial_putc()
+ * (../common/serial.c), which does exactly one IN from 0x3FD (when THRE is
+ * already set) and exactly one OUT to 0x3F8 per byte, and counts them. "\n"
+ * is sent as a single 0x0A byte.
  *
  * References are to the Multiboot Specification version 0.6.96.
  */
 #include <stdint.h>
+
+#include "io.h"
+#include "serial.h"
 
 /* ------------------------------------------------------------------------ */
 /* Multiboot information structure (section 3.3 "Boot information format").  */
@@ -61,75 +65,25 @@ struct multiboot_mmap_entry {
 #define MAX_STRING_LEN      256u    /* guard against an unterminated string */
 
 /* ------------------------------------------------------------------------ */
-/* Symbols from linker.ld and boot.S.                                        */
+/* Symbols from linker.ld and multiboot-boot.S (../common).                 */
 
 extern char __image_start[];    /* 0x100000: first byte of the image        */
 extern char __text_start[];     /* .text bounds, for the checksum           */
 extern char __text_end[];
 extern char __image_end[];      /* end of bss                               */
 extern char _start[];           /* entry point                              */
-extern const volatile uint8_t bss_probe[64]; /* never written; must be 0    */
+
+/*
+ * 64 bytes of .bss that are never written. self_checks() checks they read as
+ * zero, which verifies that the loader zeroed the bss (ELF p_memsz > p_filesz,
+ * or the a.out kludge's load_end_addr..bss_end_addr range).
+ */
+static volatile uint8_t bss_probe[64];
 
 /* ------------------------------------------------------------------------ */
-/* Port I/O.                                                                 */
-
-static inline void outb(uint16_t port, uint8_t value)
-{
-    __asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port));
-}
-
-static inline uint8_t inb(uint16_t port)
-{
-    uint8_t value;
-    __asm__ volatile("inb %1, %0" : "=a"(value) : "Nd"(port));
-    return value;
-}
-
-/* ------------------------------------------------------------------------ */
-/* COM1, a 16550A UART.                                                      */
-
-#define COM1      0x3F8
-#define UART_THR  (COM1 + 0)    /* transmit holding register (DLAB=0)       */
-#define UART_DLL  (COM1 + 0)    /* divisor latch low (DLAB=1)               */
-#define UART_IER  (COM1 + 1)    /* interrupt enable (DLAB=0)                */
-#define UART_DLM  (COM1 + 1)    /* divisor latch high (DLAB=1)              */
-#define UART_FCR  (COM1 + 2)    /* FIFO control (write)                     */
-#define UART_LCR  (COM1 + 3)    /* line control                             */
-#define UART_MCR  (COM1 + 4)    /* modem control                            */
-#define UART_LSR  (COM1 + 5)    /* line status                              */
-#define LSR_THRE  0x20          /* transmit holding register empty          */
+/* Output, on top of ../common/serial.c.                                     */
 
 #define DEBUG_EXIT_PORT 0xF4    /* QEMU isa-debug-exit: exit((v << 1) | 1)  */
-
-static uint32_t lines_out;      /* number of '\n' bytes sent                */
-static uint32_t bytes_out;      /* number of bytes sent                     */
-
-static void serial_init(void)
-{
-    outb(UART_IER, 0x00);       /* no interrupts                            */
-    outb(UART_LCR, 0x80);       /* DLAB=1 to reach the divisor latch        */
-    outb(UART_DLL, 0x01);       /* divisor 1 = 115200 baud                  */
-    outb(UART_DLM, 0x00);
-    outb(UART_LCR, 0x03);       /* DLAB=0, 8 data bits, no parity, 1 stop   */
-    outb(UART_FCR, 0xC7);       /* enable + clear FIFOs, 14-byte trigger    */
-    outb(UART_MCR, 0x0B);       /* DTR, RTS, OUT2                           */
-}
-
-static void serial_putc(char c)
-{
-    while ((inb(UART_LSR) & LSR_THRE) == 0)
-        ;                       /* wait until the UART can take a byte      */
-    outb(UART_THR, (uint8_t)c);
-    bytes_out++;
-    if (c == '\n')
-        lines_out++;
-}
-
-static void serial_puts(const char *s)
-{
-    while (*s)
-        serial_putc(*s++);
-}
 
 /* Print a C string found in guest memory, at most MAX_STRING_LEN bytes. */
 static void put_cstring_at(uint32_t addr)
@@ -139,17 +93,10 @@ static void put_cstring_at(uint32_t addr)
         serial_putc(s[i]);
 }
 
-/* "0x" followed by 'digits' upper-case hex digits of v. */
-static void put_hex_digits(uint32_t v, int digits)
-{
-    for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4)
-        serial_putc("0123456789ABCDEF"[(v >> shift) & 0xF]);
-}
-
 static void put_hex32(uint32_t v)
 {
     serial_puts("0x");
-    put_hex_digits(v, 8);
+    put_hex(v, 8);
 }
 
 /* 8 hex digits if the value fits in 32 bits, 16 otherwise. */
@@ -157,36 +104,8 @@ static void put_hex64(uint32_t hi, uint32_t lo)
 {
     serial_puts("0x");
     if (hi != 0)
-        put_hex_digits(hi, 8);
-    put_hex_digits(lo, 8);
-}
-
-/*
- * Unsigned decimal, by repeated subtraction of powers of ten: no division
- * at all, so no 64-bit divide helper (__udivdi3) from libgcc is needed.
- */
-static const uint64_t powers_of_ten[20] = {
-    10000000000000000000ull, 1000000000000000000ull, 100000000000000000ull,
-    10000000000000000ull, 1000000000000000ull, 100000000000000ull,
-    10000000000000ull, 1000000000000ull, 100000000000ull, 10000000000ull,
-    1000000000ull, 100000000ull, 10000000ull, 1000000ull, 100000ull,
-    10000ull, 1000ull, 100ull, 10ull, 1ull,
-};
-
-static void put_dec(uint64_t v)
-{
-    int started = 0;
-    for (int i = 0; i < 20; i++) {
-        char digit = '0';
-        while (v >= powers_of_ten[i]) {
-            v -= powers_of_ten[i];
-            digit++;
-        }
-        if (digit != '0' || started || i == 19) {
-            serial_putc(digit);
-            started = 1;
-        }
-    }
+        put_hex(hi, 8);
+    put_hex(lo, 8);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -328,11 +247,9 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi);
 
 void kmain(uint32_t magic, const struct multiboot_info *mbi)
 {
-    /* These live in .bss; set them explicitly so that a loader that fails
-     * to zero the bss is reported by self_checks() rather than garbling
-     * the output. */
-    lines_out = 0;
-    bytes_out = 0;
+    /* These live in .bss; set them explicitly (serial_init() resets the
+     * output counters) so that a loader that fails to zero the bss is
+     * reported by self_checks() rather than garbling the output. */
     failure = 0;
 
     serial_init();
@@ -357,7 +274,7 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
     self_checks();
 
     {
-        uint32_t lines = lines_out, bytes = bytes_out;
+        uint32_t lines = serial_lines_out, bytes = serial_bytes_out;
         serial_puts("output before this line: ");
         put_dec(lines);
         serial_puts(" lines, ");

@@ -14,12 +14,15 @@
  * deterministic emulator whose guest time follows retired instructions.
  */
 
+#include "check.h"  /* ../common: check, check_eq, check_passed/check_failed */
+#include "io.h"     /* ../common: outb, inb, outw, inw, outl, inl */
+#include "serial.h" /* ../common: COM1, serial_init, serial_putc, kprintf */
+
 typedef unsigned char u8;
 typedef unsigned short u16;
 typedef unsigned int u32;
 typedef unsigned long long u64;
 
-#define COM1 0x3F8
 #define PIC_MASTER_CMD 0x20
 #define PIC_MASTER_IMR 0x21
 #define PIC_SLAVE_CMD 0xA0
@@ -37,26 +40,8 @@ typedef unsigned long long u64;
 #define RTC_INDEX 0x70
 #define RTC_DATA 0x71
 
-/* ------------------------------------------------------------------ port I/O */
+/* ------------------------------------------------------------------ CPU helpers */
 
-static inline void outb(u16 port, u8 v) { asm volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
-static inline u8 inb(u16 port) {
-    u8 v;
-    asm volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-static inline void outw(u16 port, u16 v) { asm volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
-static inline u16 inw(u16 port) {
-    u16 v;
-    asm volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-static inline void outl(u16 port, u32 v) { asm volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
-static inline u32 inl(u16 port) {
-    u32 v;
-    asm volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
 static inline u64 rdtsc(void) {
     u32 lo, hi;
     asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
@@ -78,88 +63,12 @@ static u64 div64(u64 n, u32 d) {
     return ((u64)qhi << 32) | qlo;
 }
 
-/* ------------------------------------------------------------------ output and checks */
-
-static void putc_serial(char c) {
-    while ((inb(COM1 + 5) & 0x20) == 0) {
-    }
-    outb(COM1, (u8)c);
-}
-
-static void puts_serial(const char *s) {
-    while (*s) putc_serial(*s++);
-}
-
-static void put_num(u32 v, int base, int width, int zero) {
-    char buf[16];
-    int n = 0;
-    do {
-        u32 d = v % (u32)base;
-        buf[n++] = (char)(d < 10 ? '0' + d : 'A' + d - 10);
-        v /= (u32)base;
-    } while (v);
-    while (n < width) buf[n++] = zero ? '0' : ' ';
-    while (n) putc_serial(buf[--n]);
-}
-
-static void vprintf_(const char *fmt, __builtin_va_list ap) {
-    for (; *fmt; fmt++) {
-        if (*fmt != '%') {
-            putc_serial(*fmt);
-            continue;
-        }
-        fmt++;
-        int zero = 0, width = 0;
-        if (*fmt == '0') zero = 1, fmt++;
-        while (*fmt >= '0' && *fmt <= '9') width = width * 10 + (*fmt++ - '0');
-        switch (*fmt) {
-        case 'x': put_num(__builtin_va_arg(ap, u32), 16, width, zero); break;
-        case 'u': put_num(__builtin_va_arg(ap, u32), 10, width, zero); break;
-        case 'd': {
-            int v = __builtin_va_arg(ap, int);
-            if (v < 0) putc_serial('-'), v = -v;
-            put_num((u32)v, 10, width, zero);
-            break;
-        }
-        case 's': puts_serial(__builtin_va_arg(ap, const char *)); break;
-        case '%': putc_serial('%'); break;
-        default: putc_serial('?'); break;
-        }
-    }
-}
-
-static void kprintf(const char *fmt, ...) {
-    __builtin_va_list ap;
-    __builtin_va_start(ap, fmt);
-    vprintf_(fmt, ap);
-    __builtin_va_end(ap);
-}
-
-static u32 passed, failed;
-
-static void check(const char *name, int ok, const char *fmt, ...) {
-    if (ok) {
-        passed++;
-        kprintf("PASS %s\n", name);
-        return;
-    }
-    failed++;
-    kprintf("FAIL %s: ", name);
-    __builtin_va_list ap;
-    __builtin_va_start(ap, fmt);
-    vprintf_(fmt, ap);
-    __builtin_va_end(ap);
-    putc_serial('\n');
-}
-
-static void check_eq(const char *name, u32 got, u32 want) {
-    check(name, got == want, "got 0x%x, want 0x%x", got, want);
-}
+/* ------------------------------------------------------------------ summary (checks: ../common/check.c) */
 
 static void __attribute__((noreturn)) finish(void) {
     cli();
-    kprintf("irqtest: %u passed, %u failed\n", passed, failed);
-    outb(0xF4, failed ? 1 : 0);
+    kprintf("irqtest: %u passed, %u failed\n", check_passed, check_failed);
+    outb(0xF4, check_failed ? 1 : 0);
     for (;;) asm volatile("cli; hlt");
 }
 
@@ -284,6 +193,7 @@ static u8 pic_read_isr(u16 cmd) {
 
 /* ------------------------------------------------------------------ interrupt handling */
 
+/* What ../common/isr-stubs.S (without ISR_SAVE_SEGMENTS) passes to trap(). */
 struct frame {
     u32 edi, esi, ebp, esp_ignored, ebx, edx, ecx, eax;
     u32 vec, err;
@@ -336,7 +246,7 @@ static void device_irq(int irq) {
 static void fatal_exception(struct frame *f) {
     kprintf("FAIL unexpected-exception: vector %u error 0x%x at %x:%x eflags 0x%x\n", f->vec, f->err, f->cs,
             f->eip, f->eflags);
-    failed++;
+    check_failed++;
     finish();
 }
 
@@ -835,13 +745,7 @@ static void test_uart(void) {
 
 void kmain(u32 magic, u32 mbi) {
     (void)mbi;
-    outb(COM1 + 1, 0x00);
-    outb(COM1 + 3, 0x80);
-    outb(COM1 + 0, 0x01);
-    outb(COM1 + 1, 0x00);
-    outb(COM1 + 3, 0x03);
-    outb(COM1 + 2, 0xC7);
-    outb(COM1 + 4, 0x0B);
+    serial_init();
     kprintf("irqtest: start\n");
     check_eq("multiboot-magic", magic, 0x2BADB002);
     setup_descriptors();

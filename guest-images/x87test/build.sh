@@ -1,52 +1,22 @@
 #!/usr/bin/env bash
 # Rebuild trapdoor's x87 test guest: x87test.elf (an ELF32 Multiboot kernel).
 #
-# Needs gcc with -m32, GNU ld. Reproducible like guest-images/hello: no debug info, no
-# build IDs, no .comment, objects in a temporary directory. OUT_DIR (default: this
-# directory) lets tests rebuild into a scratch directory and compare.
+# ../common/multiboot-boot.S (with its own flat GDT: -DBOOT_LOAD_GDT) + isr.S (exception stubs
+# for vectors 0-19) + x87test.c + ../common/serial.c, linked with ../common/linker.ld. Flags,
+# reproducibility and the Multiboot header check are in ../common/build-lib.sh; OUT_DIR
+# (default: here) lets tests rebuild into a scratch directory and compare.
 #
 # expected-qemu.txt is the reference output, regenerated with
 #   qemu-system-i386 -kernel x87test.elf -serial stdio -display none -monitor none \
 #       -device isa-debug-exit,iobase=0xf4,iosize=0x04 > expected-qemu.txt
 set -euo pipefail
-
 cd "$(dirname "$0")"
-here=$(pwd)
+source ../common/build-lib.sh
 
-export LC_ALL=C
-export SOURCE_DATE_EPOCH=0
+compile boot.o ../common/multiboot-boot.S -DBOOT_LOAD_GDT
+compile isr.o isr.S
+compile x87test.o x87test.c
 
-CC=${CC:-gcc}
-LD=${LD:-ld}
-
-CFLAGS=(
-    -m32 -march=i686 -O2
-    -ffreestanding -nostdlib
-    -fno-pic -fno-pie
-    -fno-stack-protector
-    -fno-asynchronous-unwind-tables -fno-unwind-tables
-    -fcf-protection=none
-    -fno-tree-loop-distribute-patterns
-    -mno-sse -mno-mmx -mno-80387
-    -ffile-prefix-map="$here"=.
-    -Wall -Wextra
-)
-LDFLAGS=(
-    -m elf_i386
-    -T linker.ld
-    -nostdlib
-    --build-id=none
-    -z noexecstack
-    -z max-page-size=0x1000
-)
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-"$CC" "${CFLAGS[@]}" -c x87test.c -o "$tmp/x87test.o"
-"$CC" "${CFLAGS[@]}" -c boot.S -o "$tmp/boot.o"
-"$LD" "${LDFLAGS[@]}" -o "$tmp/x87test.elf" "$tmp/boot.o" "$tmp/x87test.o"
-
-out=${OUT_DIR:-.}
-cp "$tmp/x87test.elf" "$out/x87test.elf"
-(cd "$out" && sha256sum x87test.elf)
+link x87test.elf boot.o isr.o x87test.o
+check_header x87test.elf $((0x00000003))
+install_outputs x87test.elf

@@ -25,44 +25,25 @@
  */
 #include <stdint.h>
 
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
-static inline uint8_t inb(uint16_t port)
-{
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
-#define COM1 0x3F8
-
-static void serial_init(void)
-{
-    outb(COM1 + 1, 0x00);
-    outb(COM1 + 3, 0x80);
-    outb(COM1 + 0, 0x01);
-    outb(COM1 + 1, 0x00);
-    outb(COM1 + 3, 0x03);
-    outb(COM1 + 2, 0xC7);
-    outb(COM1 + 4, 0x0B);
-}
-
-static void putc_(char c)
-{
-    while ((inb(COM1 + 5) & 0x20) == 0)
-        ;
-    outb(COM1, (uint8_t)c);
-}
+/*
+ * Output. This guest keeps its own small printing functions on top of ../common/serial.h's
+ * com1_init/com1_putc instead of linking ../common/serial.c: the "fnsave" line of
+ * expected-qemu.txt holds FNSAVE's instruction and operand pointers, i.e. the addresses of an
+ * instruction in setup_state() and of its operand in .rodata, so the code before them and the
+ * size of .text must not change.
+ */
+#include "serial.h" /* ../common: COM1, com1_init, com1_putc; outb, inb (io.h) */
 
 static void puts_(const char *s)
 {
     while (*s)
-        putc_(*s++);
+        com1_putc(*s++);
 }
 
 static void hex(uint32_t v, int digits)
 {
     for (int i = digits - 1; i >= 0; i--)
-        putc_("0123456789abcdef"[(v >> (i * 4)) & 15]);
+        com1_putc("0123456789abcdef"[(v >> (i * 4)) & 15]);
 }
 
 static void hex64(uint64_t v)
@@ -80,7 +61,7 @@ static void dec(uint32_t v)
         v /= 10;
     } while (v);
     while (n)
-        putc_(buf[--n]);
+        com1_putc(buf[--n]);
 }
 
 /* ------------------------------------------------------------------ exceptions */
@@ -273,7 +254,7 @@ static void report(const char *name, const char *suffix, struct opts o)
     checks++;
     puts_(name);
     if (suffix) {
-        putc_(' ');
+        com1_putc(' ');
         puts_(suffix);
     }
     puts_(": sw=");
@@ -292,9 +273,9 @@ static void report(const char *name, const char *suffix, struct opts o)
             sig &= ~((1ull << o.maskbits) - 1);
         puts_(" st");
         dec((uint32_t)i);
-        putc_('=');
+        com1_putc('=');
         hex((uint32_t)(r[8] | (r[9] << 8)), 4);
-        putc_(':');
+        com1_putc(':');
         hex64(sig);
     }
     if (o.memlen) {
@@ -418,7 +399,7 @@ static void forms(void)
                 cp = 0;
                 m((uint8_t)(0xd8 + 2 * f), (uint8_t)r);
                 puts_(mn[f]);
-                putc_(' ');
+                com1_putc(' ');
                 check(arith_name[r], sfx, CWX, in, 1, o);
             }
         }
@@ -869,7 +850,7 @@ static void dump(const char *name, const uint8_t *p, int from, int to, const uin
     puts_(":");
     for (int i = from; i < to; i++) {
         if (i % 4 == 0)
-            putc_(' ');
+            com1_putc(' ');
         if (skip && skip[i])
             puts_("..");
         else
@@ -1047,7 +1028,7 @@ static void exceptions(void)
         __asm__ volatile("fninit" ::);
         ((void (*)(void))(uintptr_t)code)();
         ud_skip = 0;
-        putc_(' ');
+        com1_putc(' ');
         dec(last_vector);
     }
     puts_("\n");
@@ -1142,7 +1123,7 @@ static void hw_only(void)
     checks++;
     puts_("hw fstenv:");
     for (int k = 0; k < 28; k += 4) {
-        putc_(' ');
+        com1_putc(' ');
         hex(memop[k] | memop[k + 1] << 8 | memop[k + 2] << 16 | (uint32_t)memop[k + 3] << 24, 8);
     }
     puts_(" fldcw 0 -> ");
@@ -1164,7 +1145,7 @@ static int want_hw(uint32_t magic, const uint32_t *mbi)
 void kmain(uint32_t magic, const uint32_t *mbi);
 void kmain(uint32_t magic, const uint32_t *mbi)
 {
-    serial_init();
+    com1_init();
     setup_idt();
     set_cr0((get_cr0() & ~0xCu) | 0x22u); /* NE, MP; no EM, TS */
     puts_("x87test: start\n");

@@ -1,12 +1,16 @@
 /*
- * boot.S - Multiboot (v1) entry point for trapdoor's "hello" guest.
+ * multiboot-boot.S - Multiboot (v1) header and entry point of trapdoor's test guests.
  *
- * Assembled twice by build.sh from this one file:
- *   gcc -m32 -c boot.S               -> header for hello.elf (ELF loader)
- *   gcc -m32 -c -DAOUT_KLUDGE boot.S -> header for hello.bin (flat image,
- *                                       "a.out kludge", flags bit 16)
+ * References are to the Multiboot Specification version 0.6.96. Each guest's build.sh
+ * assembles this file with the defines it needs:
  *
- * References are to the Multiboot Specification version 0.6.96.
+ *   AOUT_KLUDGE         flags[16] header with the address fields (hello.bin, a flat image)
+ *   BOOT_LOAD_GDT       load a flat GDT (0x08 code, 0x10 data) and reload every segment
+ *                       register before anything else (x87test)
+ *   BOOT_CLEAR_EFLAGS   EFLAGS = 0 (IF=0, IOPL=0, NT=0, AC=0) before kmain (cputest, irqtest)
+ *
+ * _start then calls kmain(magic, mbi) on a 16 KiB stack in .bss; if kmain returns, the CPU
+ * parks in a cli; hlt loop.
  */
 
 /*
@@ -23,7 +27,7 @@
  *
  * Section 3.1.2 "The magic fields of Multiboot header": the header must lie
  * entirely within the first 8192 bytes of the image and be 32-bit aligned.
- * The linker script places the .multiboot section first, at 0x100000.
+ * linker.ld places the .multiboot section first, at 0x100000.
  *
  * Section 3.1.3 "The address fields of Multiboot header" describes the
  * flags[16] fields filled in below.
@@ -61,41 +65,57 @@ mb_header:
  * Section 3.2 "Machine state": on entry EAX = 0x2BADB002, EBX = physical
  * address of the Multiboot information structure, protected mode, paging
  * off, CS/DS/ES/FS/GS/SS flat 4 GiB segments, IF and VM clear, ESP undefined
- * (so we must set up our own stack before calling C). Other EFLAGS bits are
- * undefined, so clear DF as the C ABI requires.
+ * (so we must set up our own stack before calling C). The GDTR may be invalid,
+ * so a guest that reloads segment registers needs its own GDT. Other EFLAGS
+ * bits are undefined, so clear DF as the C ABI requires.
  */
         .text
         .globl  _start
         .type   _start, @function
 _start:
+#ifdef BOOT_LOAD_GDT
+        lgdt    boot_gdt_desc
+        ljmp    $0x08, $1f
+1:      movw    $0x10, %cx
+        movw    %cx, %ds
+        movw    %cx, %es
+        movw    %cx, %fs
+        movw    %cx, %gs
+        movw    %cx, %ss
+#endif
         movl    $stack_top, %esp
         cld
+#ifdef BOOT_CLEAR_EFLAGS
+        pushl   $0
+        popfl                   /* IF=0, IOPL=0, NT=0, AC=0                 */
+#endif
         subl    $8, %esp        /* keep %esp 16-byte aligned at the call    */
         pushl   %ebx            /* arg 2: struct multiboot_info *mbi        */
         pushl   %eax            /* arg 1: uint32_t magic                    */
         call    kmain
-        /* kmain has already written the exit code to port 0xF4. If the
+        /* kmain has normally written the exit code to port 0xF4. If the
          * machine keeps running (no isa-debug-exit device), park the CPU. */
 1:      cli
         hlt
         jmp     1b
         .size   _start, . - _start
 
+#ifdef BOOT_LOAD_GDT
+/* Null, flat 32-bit code (0x08), flat data (0x10). */
+        .section .rodata
+        .balign 8
+boot_gdt:
+        .quad   0
+        .quad   0x00cf9a000000ffff
+        .quad   0x00cf92000000ffff
+boot_gdt_desc:
+        .word   boot_gdt_desc - boot_gdt - 1
+        .long   boot_gdt
+#endif
+
         .bss
         .balign 16
-stack_bottom:
         .skip   STACK_SIZE
 stack_top:
-
-/*
- * 64 bytes that are never written. kmain checks they read as zero, which
- * verifies that the loader zeroed the bss (ELF p_memsz > p_filesz, or the
- * a.out kludge's load_end_addr..bss_end_addr range).
- */
-        .globl  bss_probe
-        .balign 16
-bss_probe:
-        .skip   64
-        .size   bss_probe, 64
 
         .section .note.GNU-stack, "", @progbits
