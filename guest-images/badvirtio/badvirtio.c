@@ -22,6 +22,7 @@
 #define POST_PORT 0x80
 #define QSIZE 16
 #define VIRTIO_BLK_T_IN 0
+#define VIRTIO_BLK_T_OUT 1
 #define VIRTIO_BLK_T_FLUSH 4
 #define VIRTIO_BLK_T_GET_ID 8
 #define VIRTIO_BLK_S_OK 0
@@ -511,6 +512,42 @@ static void setup_mistakes(void)
     }
 }
 
+/* The PCI_CFG capability (§4.1.4.9): a window into the BARs through configuration space. */
+static void pci_cfg_mistake(void)
+{
+    int cap = dev.pci_cfg;
+    up(0, 1);
+    check("pci-cfg-found", cap != 0, "no PCI_CFG capability");
+    if (!cap)
+        return;
+    /* First a correct access: device_status, 1 byte at BAR4 + 0x14, equals the direct read. */
+    pci_write16(dev.slot, cap + VIRTIO_CAP_BAR, 4);
+    pci_write32(dev.slot, cap + VIRTIO_CAP_OFFSET, VIRTIO_COMMON_STATUS);
+    pci_write32(dev.slot, cap + VIRTIO_CAP_LENGTH, 1);
+    uint32_t via = pci_read8(dev.slot, cap + VIRTIO_CAP_PCI_CFG_DATA);
+    check_eq("pci-cfg-window", via, vdev_status(&dev));
+
+    announce("PCI_CFG window of 2 bytes at an odd offset (T23, §4.1.4.9.1: aligned to the length)");
+    pci_write32(dev.slot, cap + VIRTIO_CAP_OFFSET, VIRTIO_COMMON_STATUS + 1);
+    pci_write32(dev.slot, cap + VIRTIO_CAP_LENGTH, 2);
+    pci_read16(dev.slot, cap + VIRTIO_CAP_PCI_CFG_DATA);
+    check("pci-cfg-misaligned", vdev_status(&dev) == (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+                                                      VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK),
+          "status 0x%x", vdev_status(&dev));
+}
+
+/* Only with a read-only disk (VIRTIO_BLK_F_RO offered): a write to it. */
+static void read_only_mistake(void)
+{
+    if (!(dev.offered_lo & VIRTIO_BLK_F_RO))
+        return;
+    mistake("OUT request on a read-only disk (B5, §5.2.6.2)");
+    header(VIRTIO_BLK_T_OUT, 0);
+    three(512, 0);
+    kick_head(0);
+    expect_ioerr("blk-write-read-only");
+}
+
 static int cmdline_is(const uint32_t *mbi, const char *word)
 {
     if (!mbi || !(mbi[0] & MB_INFO_CMDLINE))
@@ -541,6 +578,8 @@ void kmain(uint32_t magic, const uint32_t *mbi)
     request_mistakes();
     register_mistakes();
     setup_mistakes();
+    pci_cfg_mistake();
+    read_only_mistake();
     vdev_reset(&dev);
     finish("badvirtio");
 }

@@ -37,3 +37,9 @@ void pci_write16(int slot, int off, uint16_t v)
     select_reg(slot, off);
     outw(PCI_CONFIG_DATA + (off & 2), v);
 }
+
+void pci_write32(int slot, int off, uint32_t v)
+{
+    select_reg(slot, off);
+    outl(PCI_CONFIG_DATA, v);
+}

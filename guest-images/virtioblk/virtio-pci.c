@@ -64,6 +64,8 @@ int vdev_probe(struct vdev *d, int slot, int legacy)
                 d->isr = p;
             else if (type == VIRTIO_PCI_CAP_DEVICE_CFG && !d->devcfg)
                 d->devcfg = p;
+            else if (type == VIRTIO_PCI_CAP_PCI_CFG && !d->pci_cfg)
+                d->pci_cfg = at;
             else if (type == VIRTIO_PCI_CAP_NOTIFY_CFG && !d->notify) {
                 d->notify = p;
                 d->notify_mult = pci_read32(slot, at + VIRTIO_CAP_NOTIFY_MULT);

@@ -31,6 +31,7 @@ uint32_t pci_read32(int slot, int off); /* bus 0, function 0 */
 uint16_t pci_read16(int slot, int off);
 uint8_t pci_read8(int slot, int off);
 void pci_write16(int slot, int off, uint16_t v);
+void pci_write32(int slot, int off, uint32_t v);
 
 /* ---- virtio-pci identity (§4.1.2) ---- */
 #define VIRTIO_PCI_VENDOR 0x1AF4
@@ -48,6 +49,7 @@ void pci_write16(int slot, int off, uint16_t v);
 /* ---- feature bits (§6, §5.2.3), as masks of the low and high 32-bit words ---- */
 #define VIRTIO_BLK_F_SIZE_MAX (1u << 1)
 #define VIRTIO_BLK_F_SEG_MAX (1u << 2)
+#define VIRTIO_BLK_F_RO (1u << 5)
 #define VIRTIO_BLK_F_BLK_SIZE (1u << 6)
 #define VIRTIO_BLK_F_FLUSH (1u << 9)
 #define VIRTIO_F_INDIRECT_DESC (1u << 28)
@@ -59,10 +61,13 @@ void pci_write16(int slot, int off, uint16_t v);
 #define VIRTIO_PCI_CAP_NOTIFY_CFG 2
 #define VIRTIO_PCI_CAP_ISR_CFG 3
 #define VIRTIO_PCI_CAP_DEVICE_CFG 4
+#define VIRTIO_PCI_CAP_PCI_CFG 5 /* §4.1.4.9: bar (+4), offset (+8), length (+12), pci_cfg_data (+16) */
 #define VIRTIO_CAP_CFG_TYPE 3
 #define VIRTIO_CAP_BAR 4
 #define VIRTIO_CAP_OFFSET 8
+#define VIRTIO_CAP_LENGTH 12
 #define VIRTIO_CAP_NOTIFY_MULT 16
+#define VIRTIO_CAP_PCI_CFG_DATA 16
 
 /* ---- common configuration structure (§4.1.4.3) ---- */
 #define VIRTIO_COMMON_DFSELECT 0x00 /* le32 device_feature_select */
@@ -158,6 +163,7 @@ struct vdev {
     uint16_t io; /* BAR0 I/O base (transitional) */
     volatile uint8_t *common, *isr, *devcfg, *notify; /* modern structures in the BARs */
     uint32_t notify_mult;
+    int pci_cfg; /* config-space offset of the PCI_CFG capability, or 0 */
     uint16_t notify_off; /* queue 0's queue_notify_off */
     uint32_t offered_lo, offered_hi;
     uint32_t accepted_lo, accepted_hi;
