@@ -30,6 +30,7 @@
 #define BLK_CFG_CAPACITY 0
 #define OUTSIDE_RAM 0xF0000000u /* above any guest RAM this machine can have (3 GiB at most) */
 #define GOOD_HEAD 8           /* descriptors 8-10: the well-formed request after a mistake */
+#define WAIT_REACTION 2 /* watchdog periods (110 ms of guest time) to wait for a reaction */
 #define MB_INFO_MEMORY (1u << 0)
 #define MB_INFO_CMDLINE (1u << 2)
 
@@ -125,7 +126,7 @@ static void kick_good(void)
 static int good_request(void)
 {
     kick_good();
-    int irq = irq_wait(irqs_before + 1);
+    int irq = irq_wait(irqs_before + 1, WAIT_REACTION);
     struct virtq_used_elem e;
     int used = vq_pop_used(&vq, &e);
     return irq && used && e.id == GOOD_HEAD && good_status == VIRTIO_BLK_S_OK;
@@ -138,7 +139,7 @@ static int good_request(void)
  */
 static void expect_broken_chain(const char *name, uint16_t head, int skipped)
 {
-    int irq = irq_wait(irqs_before + 1);
+    int irq = irq_wait(irqs_before + 1, WAIT_REACTION);
     uint8_t st = vdev_status(&dev);
     struct virtq_used_elem e = {0xFFFF, 0xFFFF};
     int used = vq_pop_used(&vq, &e);
@@ -158,7 +159,7 @@ static void expect_broken_chain(const char *name, uint16_t head, int skipped)
 /* A bad block request: IOERR in both modes (§5.2.6.1), used length 1 (the status byte). */
 static void expect_ioerr(const char *name)
 {
-    int irq = irq_wait(irqs_before + 1);
+    int irq = irq_wait(irqs_before + 1, WAIT_REACTION);
     struct virtq_used_elem e = {0xFFFF, 0xFFFF};
     int used = vq_pop_used(&vq, &e);
     check(name, irq && used && e.id == 0 && e.len == 1 && status == VIRTIO_BLK_S_IOERR,
@@ -223,7 +224,7 @@ static void ring_mistakes(void)
     VQ_AVAIL_IDX(&vq) = QSIZE + 1;
     vdev_notify(&dev, 0);
     {
-        int irq = irq_wait(irqs_before + 1);
+        int irq = irq_wait(irqs_before + 1, WAIT_REACTION);
         uint8_t st = vdev_status(&dev);
         check("vq-avail-idx-jump",
               strict ? irq && (irq_isr_bits & VIRTIO_ISR_CONFIG) && (st & VIRTIO_STATUS_NEEDS_RESET)
@@ -347,7 +348,7 @@ static void request_mistakes(void)
     desc(1, (uint32_t)&status, 1, VIRTQ_DESC_F_WRITE, 0);
     kick_head(0);
     {
-        int irq = irq_wait(irqs_before + 1);
+        int irq = irq_wait(irqs_before + 1, WAIT_REACTION);
         check("blk-flush-sector", irq && status == VIRTIO_BLK_S_OK, "interrupt %u, status %u (want OK: reported only)",
               irq, status);
     }
@@ -357,7 +358,7 @@ static void request_mistakes(void)
     three(8, VIRTQ_DESC_F_WRITE);
     kick_head(0);
     {
-        int irq = irq_wait(irqs_before + 1);
+        int irq = irq_wait(irqs_before + 1, WAIT_REACTION);
         struct virtq_used_elem e = {0, 0};
         int used = vq_pop_used(&vq, &e);
         check("blk-get-id-length", irq && used && e.len == 9 && status == VIRTIO_BLK_S_OK,
@@ -373,12 +374,12 @@ static void register_mistakes(void)
     announce("kick before DRIVER_OK (T20, §3.1.1)");
     kick_good();
     {
-        int irq = irq_wait(irqs_before + 1);
+        int irq = irq_wait(irqs_before + 1, WAIT_REACTION);
         int used = vq_pop_used(&vq, &e);
         vdev_set_status(&dev, vdev_status(&dev) | VIRTIO_STATUS_DRIVER_OK);
         irqs_before = irq_count;
         vdev_notify(&dev, 0); /* now the same request goes through */
-        int later = irq_wait(irqs_before + 1) && vq_pop_used(&vq, &e) && good_status == VIRTIO_BLK_S_OK;
+        int later = irq_wait(irqs_before + 1, WAIT_REACTION) && vq_pop_used(&vq, &e) && good_status == VIRTIO_BLK_S_OK;
         check("kick-before-driver-ok", !irq && !used && later, "interrupt %u, used %u, after DRIVER_OK ok %u", irq, used,
               later);
     }
@@ -442,7 +443,7 @@ static void register_mistakes(void)
     {
         irqs_before = irq_count;
         *(volatile uint16_t *)(dev.notify + 5 * dev.notify_mult) = 5;
-        int irq = irq_wait(irqs_before + 1);
+        int irq = irq_wait(irqs_before + 1, WAIT_REACTION);
         int goes_on = good_request();
         check("notify-missing-queue", !irq && goes_on, "interrupt %u, next request ok %u", irq, goes_on);
     }
@@ -454,11 +455,11 @@ static void register_mistakes(void)
         header(VIRTIO_BLK_T_IN, 0);
         three(512, VIRTQ_DESC_F_WRITE);
         kick_head(0);
-        int irq = irq_wait(irqs_before + 1);
+        int irq = irq_wait(irqs_before + 1, WAIT_REACTION);
         pci_write16(dev.slot, PCI_COMMAND, cmd);
         irqs_before = irq_count;
         vdev_notify(&dev, 0);
-        int later = irq_wait(irqs_before + 1) && vq_pop_used(&vq, &e) && status == VIRTIO_BLK_S_OK;
+        int later = irq_wait(irqs_before + 1, WAIT_REACTION) && vq_pop_used(&vq, &e) && status == VIRTIO_BLK_S_OK;
         check("kick-without-bus-master", !irq && later, "interrupt %u, after re-enabling ok %u", irq, later);
     }
 

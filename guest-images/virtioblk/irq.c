@@ -96,13 +96,15 @@ void trap(struct frame *f)
     outb(PIC1_CMD, PIC_EOI);
 }
 
-int irq_wait(uint32_t target)
+int irq_wait(uint32_t target, int periods)
 {
-    watchdog_fired = 0;
-    outb(PIT_MODE, 0x30); /* channel 0, lobyte/hibyte, mode 0 */
-    outb(PIT_CH0, 0xFF);  /* 65535 ticks of 1.193 MHz: 55 ms */
-    outb(PIT_CH0, 0xFF);
-    while (irq_count < target && !watchdog_fired)
-        __asm__ volatile("sti; hlt; cli" ::: "memory"); /* STI's shadow: no wake-up is missed */
+    for (int p = 0; p < periods && irq_count < target; p++) {
+        watchdog_fired = 0;
+        outb(PIT_MODE, 0x30); /* channel 0, lobyte/hibyte, mode 0 */
+        outb(PIT_CH0, 0xFF);  /* 65535 ticks of 1.193 MHz: 55 ms */
+        outb(PIT_CH0, 0xFF);
+        while (irq_count < target && !watchdog_fired)
+            __asm__ volatile("sti; hlt; cli" ::: "memory"); /* STI's shadow: no wake-up is missed */
+    }
     return irq_count >= target;
 }

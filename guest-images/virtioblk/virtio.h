@@ -201,9 +201,13 @@ void irq_setup(void);
 void irq_attach(struct vdev *d);
 extern volatile uint32_t irq_count;   /* device interrupts taken */
 extern volatile uint8_t irq_isr_bits; /* OR of the ISR values the handler read */
-/* Wait (sti; hlt) until irq_count >= target or the PIT watchdog (~55 ms of guest time) fires.
- * Returns 1 if the count was reached. */
-int irq_wait(uint32_t target);
+/* Wait (sti; hlt) until irq_count >= target or `periods` runs of the PIT watchdog (55 ms of
+ * guest time each) have passed. Returns 1 if the count was reached. */
+int irq_wait(uint32_t target, int periods);
+/* Periods to wait for something that should happen (a device on a busy host may be slow), and
+ * for something that should not (how long "nothing happened" is watched). */
+#define WAIT_EXPECTED 20
+#define WAIT_UNEXPECTED 1
 
 /* Exit through the debug-exit port 0xF4 with 0 if every check passed (exit status 1). */
 void __attribute__((noreturn)) finish(const char *name);

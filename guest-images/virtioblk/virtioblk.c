@@ -149,7 +149,7 @@ static int request(const char *what, uint32_t type, uint64_t sector, const struc
     want_interrupt_at(vq.last_used);
     uint16_t head = queue_request(0, type, sector, segs, n, indirect);
     kick(old);
-    int got_irq = irq_wait(irqs + 1);
+    int got_irq = irq_wait(irqs + 1, WAIT_EXPECTED);
     struct virtq_used_elem e;
     int got = vq_pop_used(&vq, &e);
     if (!got_irq || !got || e.id != head) {
@@ -227,6 +227,13 @@ static int bring_up(void)
     return 1;
 }
 
+/* Wait until used.idx reaches `idx`, for completions that come without an interrupt. */
+static void wait_used(uint16_t idx)
+{
+    for (int p = 0; p < WAIT_EXPECTED && VQ_USED_IDX(&vq) != idx; p++)
+        irq_wait(irq_count + 1, 1);
+}
+
 /* The notification-suppression checks: EVENT_IDX (§2.7.10) or avail.flags (§2.7.7). */
 static void check_suppression(uint64_t capacity)
 {
@@ -243,7 +250,9 @@ static void check_suppression(uint64_t capacity)
     }
     queue_request(0, VIRTIO_BLK_T_IN, 1, &one, 1, 0);
     kick(old);
-    int irq = irq_wait(irqs + 1);
+    int irq = irq_wait(irqs + 1, WAIT_UNEXPECTED);
+    wait_used((uint16_t)(used0 + 1));
+    irq |= irq_count != irqs;
     check(name(vq.event_idx ? "event-idx-suppresses" : "no-interrupt-flag"),
           !irq && VQ_USED_IDX(&vq) == (uint16_t)(used0 + 1) && statuses[0] == VIRTIO_BLK_S_OK,
           "interrupt %u, used.idx %u (want %u), status %u", irq, VQ_USED_IDX(&vq), used0 + 1, statuses[0]);
@@ -260,13 +269,19 @@ static void check_suppression(uint64_t capacity)
         queue_request(k, VIRTIO_BLK_T_IN, (uint64_t)(k == 3 ? capacity : (uint64_t)k), &segs[k - 1], 1, 0);
     uint32_t kicks0 = kicks;
     kick(old);
-    int first = irq_wait(irqs + 1);
-    int second = irq_wait(irqs + 2);
+    int first = irq_wait(irqs + 1, WAIT_EXPECTED);
+    wait_used((uint16_t)(vq.last_used + 3));
+    int second = irq_wait(irqs + 2, WAIT_UNEXPECTED);
     int n = 0;
     while (vq_pop_used(&vq, &e))
         n++;
-    check(name("batch-one-interrupt"), kicks == kicks0 + 1 && first && !second && n == 3,
-          "kicks %u, interrupts %u+%u, used %u", kicks - kicks0, first, second, n);
+    /* With EVENT_IDX one interrupt is what §2.7.10 allows (used_event is crossed once); without
+     * it a device may interrupt per completion (QEMU does): the count is printed for the host. */
+    uint32_t taken = irq_count - irqs;
+    kprintf("info: %s batch of 3 requests took %u interrupt(s)\n", name(""), taken);
+    check(name(vq.event_idx ? "batch-one-interrupt" : "batch-interrupted"),
+          kicks == kicks0 + 1 && first && (!second || !vq.event_idx) && n == 3, "kicks %u, interrupts %u, used %u",
+          kicks - kicks0, taken, n);
     check(name("batch-status"),
           statuses[1] == VIRTIO_BLK_S_OK && statuses[2] == VIRTIO_BLK_S_OK && statuses[3] == VIRTIO_BLK_S_IOERR,
           "statuses %u %u %u (want 0 0 1: the third reads past the end)", statuses[1], statuses[2], statuses[3]);
@@ -303,8 +318,10 @@ static void run(int slot, int legacy)
     /* §5.2.4 configuration. */
     uint64_t capacity = vdev_cfg64(&dev, BLK_CFG_CAPACITY);
     check_eq(name("blk-size"), vdev_cfg32(&dev, BLK_CFG_BLK_SIZE), SECTOR);
-    check(name("seg-max"), vdev_cfg32(&dev, BLK_CFG_SEG_MAX) >= 3 && vdev_cfg32(&dev, BLK_CFG_SIZE_MAX) >= 4096,
-          "seg_max %u size_max %u", vdev_cfg32(&dev, BLK_CFG_SEG_MAX), vdev_cfg32(&dev, BLK_CFG_SIZE_MAX));
+    /* seg_max and size_max mean something only when offered (§5.2.4). */
+    uint32_t seg_max = dev.offered_lo & VIRTIO_BLK_F_SEG_MAX ? vdev_cfg32(&dev, BLK_CFG_SEG_MAX) : 3;
+    uint32_t size_max = dev.offered_lo & VIRTIO_BLK_F_SIZE_MAX ? vdev_cfg32(&dev, BLK_CFG_SIZE_MAX) : 4096;
+    check(name("seg-max"), seg_max >= 3 && size_max >= 4096, "seg_max %u size_max %u", seg_max, size_max);
 
     /* Sector 0, prepared by the host: "TRAPDOOR", le64 capacity, the 20-byte serial at 16. */
     struct seg s0 = {sector0, SECTOR};
@@ -325,8 +342,9 @@ static void run(int slot, int legacy)
     struct seg id = {buf, VIRTIO_BLK_ID_BYTES};
     fill(buf, 32, 0xEE);
     st = request("get-id", VIRTIO_BLK_T_GET_ID, 0, &id, 1, 0, &len);
+    /* Up to 20 bytes, NUL-terminated if shorter (QEMU writes only up to the NUL). */
     int id_ok = 1;
-    for (int i = 0; i < VIRTIO_BLK_ID_BYTES; i++)
+    for (int i = 0; i < VIRTIO_BLK_ID_BYTES && (i == 0 || sector0[16 + i - 1]); i++)
         id_ok &= buf[i] == sector0[16 + i];
     check(name("get-id"), st == VIRTIO_BLK_S_OK && id_ok && buf[VIRTIO_BLK_ID_BYTES] == 0xEE,
           "status %d, serial \"%s\"", st, (const char *)buf);
