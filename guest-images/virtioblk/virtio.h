@@ -209,7 +209,8 @@ int irq_wait(uint32_t target, int periods);
 #define WAIT_EXPECTED 20
 #define WAIT_UNEXPECTED 1
 
-/* Exit through the debug-exit port 0xF4 with 0 if every check passed (exit status 1). */
+/* Defined by each kernel (virtioblk.c, badvirtio.c; irq.c calls it on an exception): print the
+ * summary, exit through the debug-exit port 0xF4 with 0 if every check passed (exit status 1). */
 void __attribute__((noreturn)) finish(const char *name);
 
 #endif
