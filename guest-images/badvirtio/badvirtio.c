@@ -40,7 +40,8 @@ struct blk_header { /* §5.2.6 */
     uint64_t sector;
 };
 
-static uint8_t ring_mem[VQ_MEM_BYTES(QSIZE)] __attribute__((aligned(4096)));
+#define LEGACY_MAX_QSIZE 256 /* the legacy interface uses the device's queue size */
+static uint8_t ring_mem[VQ_MEM_BYTES(LEGACY_MAX_QSIZE)] __attribute__((aligned(4096)));
 static struct blk_header hdr, good_hdr;
 static volatile uint8_t status, good_status;
 static uint8_t data[1024] __attribute__((aligned(16)));
@@ -562,6 +563,55 @@ static void read_only_mistake(void)
     expect_ioerr("blk-write-read-only");
 }
 
+/*
+ * A transitional device's legacy interface (§4.1.4.10), which has no DEVICE_NEEDS_RESET: after a
+ * ring error the strict device only stops the queue.
+ */
+static void legacy_mistakes(void)
+{
+    if (dev.device_id != VIRTIO_PCI_BLK_TRANSITIONAL)
+        return;
+    dev.legacy = 1;
+    if (vdev_queue_max(&dev, 0) > LEGACY_MAX_QSIZE) {
+        check("legacy-queue-size", 0, "queue size %u > %u", vdev_queue_max(&dev, 0), LEGACY_MAX_QSIZE);
+        dev.legacy = 0;
+        return;
+    }
+
+    mistake("legacy: descriptor's next is out of range (VQ2, §2.7.5)");
+    header(VIRTIO_BLK_T_IN, 0);
+    desc(0, (uint32_t)&hdr, sizeof hdr, VIRTQ_DESC_F_NEXT, vq.size);
+    kick_head(0);
+    if (strict) {
+        int irq = irq_wait(irqs_before + 1, WAIT_REACTION);
+        uint8_t st = vdev_status(&dev);
+        int stopped = queue_stopped();
+        check("legacy-next-out-of-range", !irq && !(st & VIRTIO_STATUS_NEEDS_RESET) && stopped,
+              "interrupt %u, status 0x%x, queue stopped %u (want no interrupt, no NEEDS_RESET, stopped)", irq, st,
+              stopped);
+    } else {
+        expect_broken_chain("legacy-next-out-of-range", 0, 0);
+    }
+
+    uint32_t unoffered = 1;
+    while (dev.offered_lo & unoffered)
+        unoffered <<= 1;
+    mistake("legacy: GUEST_FEATURES with a bit the device did not offer (T3, §2.2.1)");
+    outl(dev.io + VIRTIO_LEGACY_GUEST_FEATURES, dev.accepted_lo | unoffered);
+    check_eq("legacy-unoffered-feature", inl(dev.io + VIRTIO_LEGACY_GUEST_FEATURES), dev.accepted_lo);
+
+    mistake("legacy: 1-byte read of the 16-bit QUEUE_NUM (T10, §4.1.4.10)");
+    {
+        uint16_t size = inw(dev.io + VIRTIO_LEGACY_QUEUE_NUM);
+        inb(dev.io + VIRTIO_LEGACY_QUEUE_NUM);
+        int goes_on = good_request();
+        check("legacy-wrong-access-width", inw(dev.io + VIRTIO_LEGACY_QUEUE_NUM) == size && goes_on,
+              "QUEUE_NUM %u (was %u), next request ok %u", inw(dev.io + VIRTIO_LEGACY_QUEUE_NUM), size, goes_on);
+    }
+    vdev_reset(&dev);
+    dev.legacy = 0;
+}
+
 static int cmdline_is(const uint32_t *mbi, const char *word)
 {
     if (!mbi || !(mbi[0] & MB_INFO_CMDLINE))
@@ -594,6 +644,7 @@ void kmain(uint32_t magic, const uint32_t *mbi)
     setup_mistakes();
     pci_cfg_mistake();
     read_only_mistake();
+    legacy_mistakes();
     vdev_reset(&dev);
     finish("badvirtio");
 }
