@@ -9,10 +9,13 @@
  * (the bad chain comes back with used length 0 and the queue goes on). Register misuse is ignored
  * in both modes; bad block requests complete with IOERR in both (§5.2.6.1).
  *
+ * A transitional device is then also driven through its legacy interface for three more.
+ *
  * Before each mistake the kernel writes its number (1, 2, ...) to the POST port 0x80 and prints
- * "mistake <n>: <what>"; it writes 0 before bringing the device up again for the next one. The host test pairs each
- * diagnostic with the number on the port when it was reported. Output: "PASS <name>" /
- * "FAIL <name>: <details>", "badvirtio: N passed, M failed"; port 0xF4 gets 0 if all passed.
+ * "mistake <n>: <what>"; it writes 0 before bringing the device up again for the next one. The
+ * host test pairs each diagnostic with the number on the port when it was reported. Output:
+ * "PASS <name>" / "FAIL <name>: <details>", "badvirtio: N passed, M failed"; port 0xF4 gets 0 if
+ * all passed.
  */
 #include "check.h"
 #include "io.h"
@@ -29,8 +32,9 @@
 #define VIRTIO_BLK_S_IOERR 1
 #define BLK_CFG_CAPACITY 0
 #define OUTSIDE_RAM 0xF0000000u /* above any guest RAM this machine can have (3 GiB at most) */
-#define GOOD_HEAD 8           /* descriptors 8-10: the well-formed request after a mistake */
-#define WAIT_REACTION 2 /* watchdog periods (110 ms of guest time) to wait for a reaction */
+#define GOOD_HEAD 8              /* descriptors 8-10: the well-formed request after a mistake */
+#define WAIT_REACTION 2          /* watchdog periods (110 ms of guest time) to wait for a reaction */
+#define LEGACY_MAX_QSIZE 256     /* the legacy interface uses the device's queue size */
 #define MB_INFO_MEMORY (1u << 0)
 #define MB_INFO_CMDLINE (1u << 2)
 
@@ -40,7 +44,6 @@ struct blk_header { /* §5.2.6 */
     uint64_t sector;
 };
 
-#define LEGACY_MAX_QSIZE 256 /* the legacy interface uses the device's queue size */
 static uint8_t ring_mem[VQ_MEM_BYTES(LEGACY_MAX_QSIZE)] __attribute__((aligned(4096)));
 static struct blk_header hdr, good_hdr;
 static volatile uint8_t status, good_status;
@@ -63,8 +66,8 @@ void __attribute__((noreturn)) finish(const char *name)
         __asm__ volatile("cli; hlt");
 }
 
-/* Reset and bring the device up (§3.1.1) with VERSION_1 and `features_lo`, queue 0 of size 16;
- * DRIVER_OK only if `driver_ok`. */
+/* Reset and bring the device up (§3.1.1) with VERSION_1 and `features_lo`, queue 0 of size 16
+ * (legacy: the device's size); DRIVER_OK only if `driver_ok`. */
 static void up(uint32_t features_lo, int driver_ok)
 {
     outb(POST_PORT, 0); /* no mistake in progress */
@@ -144,8 +147,9 @@ static int queue_stopped(void)
 
 /*
  * The reaction to a ring or request-framing error: strict: DEVICE_NEEDS_RESET and a configuration
- * interrupt, nothing used, and the queue stopped; lenient: the chain used with length 0 (or, `skipped`, not used at all:
- * a head out of range names no chain), no NEEDS_RESET, and a following good request completes.
+ * interrupt, nothing used, and the queue stopped; lenient: the chain used with length 0 (or, if
+ * `skipped`, not used at all: a head out of range names no chain), no NEEDS_RESET, and a
+ * following good request completes.
  */
 static void expect_broken_chain(const char *name, uint16_t head, int skipped)
 {
@@ -394,8 +398,8 @@ static void register_mistakes(void)
         irqs_before = irq_count;
         vdev_notify(&dev, 0); /* now the same request goes through */
         int later = irq_wait(irqs_before + 1, WAIT_REACTION) && vq_pop_used(&vq, &e) && good_status == VIRTIO_BLK_S_OK;
-        check("kick-before-driver-ok", !irq && !used && later, "interrupt %u, used %u, after DRIVER_OK ok %u", irq, used,
-              later);
+        check("kick-before-driver-ok", !irq && !used && later, "interrupt %u, used %u, after DRIVER_OK ok %u", irq,
+              used, later);
     }
 
     /* A feature bit the device did not offer: the lowest clear bit of the offer's low word. */
@@ -632,7 +636,8 @@ void kmain(uint32_t magic, const uint32_t *mbi)
     int lenient = cmdline_is(mbi, "lenient");
     int slot;
     if (!(strict || lenient) || ram_bytes < (8u << 20) || vdev_scan(&slot, 1) != 1 || !vdev_probe(&dev, slot, 0)) {
-        check("setup", 0, "want \"strict\" or \"lenient\" on the command line, 8 MiB of RAM or more and a virtio-blk function");
+        check("setup", 0,
+              "want \"strict\" or \"lenient\" on the command line, 8 MiB of RAM or more and a virtio-blk function");
         finish("badvirtio");
     }
     kprintf("badvirtio: %s checker, device at 00:%x.0\n", strict ? "strict" : "lenient", (uint32_t)slot);

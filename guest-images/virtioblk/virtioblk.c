@@ -338,9 +338,10 @@ static void run(int slot, int legacy)
     if (capacity < 64 || capacity > 0xFFFFFFFFu)
         return;
 
-    /* GET_ID (§5.2.6): 20 bytes, the serial, NUL-padded. */
+    /* GET_ID (§5.2.6): the serial in at most 20 bytes; nothing written past them. */
     struct seg id = {buf, VIRTIO_BLK_ID_BYTES};
     fill(buf, 32, 0xEE);
+    buf[32] = 0; /* ends the string printed on failure */
     st = request("get-id", VIRTIO_BLK_T_GET_ID, 0, &id, 1, 0, &len);
     /* Up to 20 bytes, NUL-terminated if shorter (QEMU writes only up to the NUL). */
     int id_ok = 1;
