@@ -85,8 +85,14 @@ void trap(struct frame *f)
         check_failed++;
         finish("exception");
     }
-    if (irq == 0)
-        watchdog_fired = 1;
+    if (irq == 0) {
+        /* 8254 read-back (0xE2: status of counter 0): OUT (bit 7) is high only once the counter
+         * armed last reached terminal count, so an IRQ 0 left over from an earlier arming, still
+         * latched in the 8259 when irq_wait re-armed the counter, is not taken for this one. */
+        outb(PIT_MODE, 0xE2);
+        if (inb(PIT_CH0) & 0x80)
+            watchdog_fired = 1;
+    }
     else if (attached && irq == attached->irq) {
         irq_isr_bits |= vdev_isr(attached);
         irq_count++;
