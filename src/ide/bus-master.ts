@@ -177,6 +177,11 @@ export class BusMasterRegisters implements IoDevice {
     this.channels = [primary, secondary];
   }
 
+  /** Channel 0 (primary) or 1 (secondary). */
+  channel(index: number): BusMasterChannel {
+    return this.channels[index]!;
+  }
+
   read(offset: number, width: AccessWidth): number {
     let v = 0;
     for (let i = 0; i < width; i++) {
