@@ -9,6 +9,7 @@ import { PciBus } from "../src/pci/pci-bus.js";
 import { PCI_COMMAND, PCI_COMMAND_MASTER } from "../src/pci/config-space.js";
 import { PiixIde, type IdeDiagnostic } from "../src/ide/piix-ide.js";
 import { RecordingIrq } from "./helpers/recording-irq.js";
+import { Machine } from "../src/machine.js";
 
 const SECTORS = 128;
 const PRD = 0x1000;
@@ -405,5 +406,35 @@ describe("PIIX3 IDE: bus master DMA", () => {
     expect(t.diagnostics.at(-1)!.message).toMatch(/Bus Master\) clear/);
     expect(t.diagnostics).toHaveLength(3);
     expect(t.ram.subarray(BUF, BUF + 512).every((b) => b === 0)).toBe(true);
+  });
+});
+
+describe("PIIX3 IDE in the Machine", () => {
+  it("takes the next free slot after the virtio drives (which keep theirs) and decodes after firmware", async () => {
+    const disk = (n: number) => new MemoryDisk(n * 512);
+    const m = await Machine.create({
+      memory: "4M",
+      drives: [
+        { backend: disk(8), interface: "ide" },
+        { backend: disk(16) },
+        { backend: disk(32), interface: "ide" },
+      ],
+    });
+    const slots = m.platform.pci.list().map((e) => [e.slot, e.device.name]);
+    expect(slots).toEqual([
+      [0, expect.any(String)],
+      [1, "virtio-blk0"],
+      [2, "piix3-ide"],
+    ]);
+    expect(m.drives).toHaveLength(1);
+    expect([m.ide!.drive(0)!.sectors, m.ide!.drive(1)!.sectors, m.ide!.drive(2)]).toEqual([8, 32, undefined]);
+    expect(m.pio.read(0x1f7, 1)).toBe(0x50);
+    expect(m.ide!.barMapping(4)).toBeGreaterThanOrEqual(0xc000);
+    await expect(
+      Machine.create({
+        memory: "4M",
+        drives: Array.from({ length: 5 }, () => ({ backend: disk(8), interface: "ide" as const })),
+      }),
+    ).rejects.toThrow(/5 IDE drives/);
   });
 });
