@@ -409,6 +409,33 @@ describe("PIIX3 IDE: bus master DMA", () => {
   });
 });
 
+describe("PIIX3 IDE: snapshots", () => {
+  it("a controller restored mid-transfer delivers the rest of the data and the same registers", () => {
+    const t = setup();
+    lba28(t, 0xc6, 0, 2);
+    t.inb(0x1f7);
+    lba28(t, 0xc4, 30, 4); // two blocks of 2 sectors
+    const first = readWords(t, 300); // into the first block
+    const u = setup();
+    u.ide.loadIdeState(JSON.parse(JSON.stringify(t.ide.saveIdeState())));
+    expect(u.irq14.level).toBe(t.irq14.level);
+    const rest = readWords(u, 4 * 256 - 300);
+    expect([...first, ...rest]).toEqual([...t.disk.bytes.subarray(30 * 512, 34 * 512)]);
+    expect(u.inb(0x1f7)).toBe(0x50);
+    expect(u.ide.saveIdeState().channels[0]!.drives[0]!.multiple).toBe(2);
+    expect(u.pio.read(u.bmBase + 2, 1)).toBe(t.pio.read(t.bmBase + 2, 1));
+  });
+
+  it("a command written while SRST holds the device busy is ignored with a diagnostic", () => {
+    const t = setup();
+    t.outb(0x3f6, 0x04);
+    t.outb(0x1f7, 0xec);
+    expect(t.diagnostics.at(-1)!.message).toMatch(/busy/);
+    t.outb(0x3f6, 0x00);
+    expect(t.inb(0x1f7)).toBe(0x50);
+  });
+});
+
 describe("PIIX3 IDE in the Machine", () => {
   it("takes the next free slot after the virtio drives (which keep theirs) and decodes after firmware", async () => {
     const disk = (n: number) => new MemoryDisk(n * 512);

@@ -45,8 +45,29 @@ export interface AtaDriveOptions {
   diagnose: (message: string) => void;
 }
 
+/** Plain snapshot of a drive (the backend is not part of it). */
+export interface AtaDriveState {
+  /** features, sectorCount, lbaLow, lbaMid, lbaHigh: [current, previous]; then device. */
+  taskFile: number[];
+  device: number;
+  status: number;
+  error: number;
+  intrq: boolean;
+  multiple: number;
+  dmaMode: TransferMode | null;
+  writeCache: boolean;
+  lookAhead: boolean;
+  heads: number;
+  sectorsPerTrack: number;
+  /** The bytes of the current DRQ block. */
+  buffer: number[];
+  bufferPos: number;
+  pio: PioTransfer | null;
+  dmaRequest: DmaRequest | null;
+}
+
 /** The PIO transfer in progress. */
-interface PioTransfer {
+export interface PioTransfer {
   /** "in": device to host (reads, IDENTIFY); "out": host to device (writes). */
   dir: "in" | "out";
   /** Next LBA to read or write (unused for IDENTIFY). */
@@ -211,6 +232,11 @@ export class AtaDrive {
 
   /** A write to the Command register (ATA/ATAPI-6 clause 8). */
   command(code: number): void {
+    if (this.status & A.STATUS_BSY) {
+      // Only a reset reaches a busy device (here: while SRST is held).
+      this.diagnose(`command ${code.toString(16)}h written while the device is busy (BSY = 1)`);
+      return;
+    }
     this.setIntrq(false);
     this.pio = undefined;
     this.dmaRequest = undefined;
@@ -518,6 +544,63 @@ export class AtaDrive {
       return this.raise();
     }
     this.complete();
+  }
+
+  // ---- snapshots ----
+
+  saveState(): AtaDriveState {
+    return {
+      taskFile: [
+        this.features,
+        this.featuresHob,
+        this.sectorCount,
+        this.sectorCountHob,
+        this.lbaLow,
+        this.lbaLowHob,
+        this.lbaMid,
+        this.lbaMidHob,
+        this.lbaHigh,
+        this.lbaHighHob,
+      ],
+      device: this.device,
+      status: this.status,
+      error: this.error,
+      intrq: this.intrq,
+      multiple: this.multiple,
+      dmaMode: this.dmaMode === undefined ? null : { ...this.dmaMode },
+      writeCache: this.writeCache,
+      lookAhead: this.lookAhead,
+      heads: this.heads,
+      sectorsPerTrack: this.sectorsPerTrack,
+      buffer: Array.from(this.buffer.subarray(0, this.bufferLen)),
+      bufferPos: this.bufferPos,
+      pio: this.pio === undefined ? null : { ...this.pio },
+      dmaRequest: this.dmaRequest === undefined ? null : { ...this.dmaRequest },
+    };
+  }
+
+  /** Restore a saveState() snapshot (the interrupt line is re-driven by the channel). */
+  loadState(s: AtaDriveState): void {
+    const b = (i: number): number => (s.taskFile[i] ?? 0) & 0xff;
+    [this.features, this.featuresHob, this.sectorCount, this.sectorCountHob] = [b(0), b(1), b(2), b(3)];
+    [this.lbaLow, this.lbaLowHob, this.lbaMid, this.lbaMidHob] = [b(4), b(5), b(6), b(7)];
+    [this.lbaHigh, this.lbaHighHob] = [b(8), b(9)];
+    this.device = s.device & 0xff;
+    this.status = s.status & 0xff;
+    this.error = s.error & 0xff;
+    this.intrq = Boolean(s.intrq);
+    this.multiple = s.multiple;
+    this.dmaMode = s.dmaMode ?? undefined;
+    this.writeCache = Boolean(s.writeCache);
+    this.lookAhead = Boolean(s.lookAhead);
+    this.heads = s.heads;
+    this.sectorsPerTrack = s.sectorsPerTrack;
+    const data = s.buffer.slice(0, BUFFER_BYTES);
+    this.buffer.set(data);
+    this.bufferLen = data.length;
+    this.bufferPos = Math.min(s.bufferPos, this.bufferLen);
+    this.pio = s.pio === null ? undefined : { ...s.pio };
+    this.dmaRequest = s.dmaRequest === null ? undefined : { ...s.dmaRequest };
   }
 
   // ---- completion ----

@@ -54,6 +54,13 @@ export interface BusMasterOptions {
   onGuestWrite?: (addr: number, len: number) => void;
 }
 
+/** Plain snapshot of one channel's bus master registers. */
+export interface BusMasterState {
+  command: number;
+  status: number;
+  prdPointer: number;
+}
+
 /** The bus master registers and DMA engine of one channel. */
 export class BusMasterChannel implements DmaEngine {
   command = 0;
@@ -71,6 +78,17 @@ export class BusMasterChannel implements DmaEngine {
     // Drive DMA capable bits, as the BIOS sets them for the drives it found.
     if (channel.drives[0] !== undefined) this.status |= BM_STATUS_DRIVE0_DMA;
     if (channel.drives[1] !== undefined) this.status |= BM_STATUS_DRIVE1_DMA;
+  }
+
+  saveState(): BusMasterState {
+    return { command: this.command, status: this.status, prdPointer: this.prdPointer };
+  }
+
+  /** Restore registers only: the Interrupt bit is not re-raised and no transfer is started. */
+  loadState(s: BusMasterState): void {
+    this.command = s.command & (BM_CMD_START | BM_CMD_WRITE_MEMORY);
+    this.status = s.status & 0x67;
+    this.prdPointer = (s.prdPointer & ~3) >>> 0;
   }
 
   readByte(offset: number): number {

@@ -1,6 +1,6 @@
 import { allOnes, type AccessWidth, type IoDevice } from "../bus/device.js";
 import type { IrqLine } from "../devices/irq.js";
-import type { AtaDrive } from "./ata-drive.js";
+import type { AtaDrive, AtaDriveState } from "./ata-drive.js";
 import * as A from "./ata-constants.js";
 
 /*
@@ -39,6 +39,13 @@ export interface IdeChannelOptions {
   drives: readonly [AtaDrive | undefined, AtaDrive | undefined];
   /** Whether the legacy ports are decoded now (PCI I/O enable and IDETIM IDE Decode Enable). */
   decodeEnabled: () => boolean;
+}
+
+/** Plain snapshot of a channel and its drives. */
+export interface IdeChannelState {
+  deviceControl: number;
+  selected: number;
+  drives: (AtaDriveState | null)[];
 }
 
 export class IdeChannel {
@@ -162,6 +169,26 @@ export class IdeChannel {
       this.selected = 0;
       for (const d of this.drives) d?.endReset();
     }
+    this.updateIrq();
+  }
+
+  saveState(): IdeChannelState {
+    return {
+      deviceControl: this.deviceControl,
+      selected: this.selected,
+      drives: this.drives.map((d) => d?.saveState() ?? null),
+    };
+  }
+
+  loadState(s: IdeChannelState): void {
+    this.deviceControl = s.deviceControl & (A.CONTROL_NIEN | A.CONTROL_SRST | A.CONTROL_HOB);
+    this.selected = s.selected === 1 ? 1 : 0;
+    this.drives.forEach((d, i) => {
+      const ds = s.drives[i];
+      if (d !== undefined && ds) d.loadState(ds);
+    });
+    this.line = false;
+    this.irq.set(false);
     this.updateIrq();
   }
 

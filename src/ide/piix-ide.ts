@@ -2,10 +2,15 @@ import type { IoBus } from "../bus/io-bus.js";
 import type { IrqLine } from "../devices/irq.js";
 import type { DiskBackend } from "../disk/backend.js";
 import { PCI_COMMAND_IO, PCI_COMMAND_MASTER } from "../pci/config-space.js";
-import { PciDevice } from "../pci/pci-device.js";
+import { PciDevice, type PciDeviceState } from "../pci/pci-device.js";
 import { AtaDrive } from "./ata-drive.js";
-import { BusMasterChannel, BusMasterRegisters, BUS_MASTER_BAR_SIZE } from "./bus-master.js";
-import { IdeChannel } from "./ide-channel.js";
+import {
+  BusMasterChannel,
+  BusMasterRegisters,
+  BUS_MASTER_BAR_SIZE,
+  type BusMasterState,
+} from "./bus-master.js";
+import { IdeChannel, type IdeChannelState } from "./ide-channel.js";
 
 /*
  * The IDE function of the Intel 82371SB PIIX3 (PCI 8086:7010), as QEMU's "piix3-ide": class 01h
@@ -78,6 +83,13 @@ export interface PiixIdeOptions {
   onGuestWrite?: (addr: number, len: number) => void;
 }
 
+/** Plain snapshot of the controller: PCI config, both channels and their bus masters. */
+export interface PiixIdeState {
+  pci: PciDeviceState;
+  channels: IdeChannelState[];
+  busMaster: BusMasterState[];
+}
+
 export class PiixIde extends PciDevice {
   readonly channels: readonly [IdeChannel, IdeChannel];
   readonly busMaster: BusMasterRegisters;
@@ -148,6 +160,20 @@ export class PiixIde extends PciDevice {
   /** The drive at index 0-3 (primary master, primary slave, secondary master, secondary slave). */
   drive(index: number): AtaDrive | undefined {
     return this.channels[index >> 1]?.drives[index & 1];
+  }
+
+  saveIdeState(): PiixIdeState {
+    return {
+      pci: this.saveState(),
+      channels: this.channels.map((c) => c.saveState()),
+      busMaster: [0, 1].map((i) => this.busMaster.channel(i).saveState()),
+    };
+  }
+
+  loadIdeState(s: PiixIdeState): void {
+    this.loadState(s.pci);
+    s.busMaster.forEach((b, i) => this.busMaster.channel(i)?.loadState(b));
+    s.channels.forEach((c, i) => this.channels[i]?.loadState(c));
   }
 
   /** Whether channel `c`'s legacy ports decode now. */
