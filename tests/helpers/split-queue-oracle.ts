@@ -60,7 +60,7 @@ export class SplitQueueOracle {
   segCount = 0;
   readableBytes = 0;
   writableBytes = 0;
-  errorDescriptor = -1;
+  errorDescriptor = 0;
   errorIndirect = false;
   errorDescAddr = 0;
   errorDescLen = 0;
