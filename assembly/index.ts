@@ -169,6 +169,9 @@ function takeInterrupt(): void {
   if (faulted()) deliverPendingException();
 }
 
+// Virtqueues (docs/virtio.md): the device side of split rings, per slot at VQ_BASE.
+export { vqReset, vqCheckRings, vqPending, vqPop, vqWalk, vqPushUsed, vqPublish } from "./virtio/queue";
+
 // The A20 gate (the host's port 0x92 device): setA20(enabled).
 export { setA20 };
 

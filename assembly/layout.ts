@@ -11,6 +11,7 @@
 //   0x000A_0000  (4 KiB)   profile build only: executed-opcode counters (PROFILE_*)
 //   0x000A_1000  (4 KiB)   per-segment fast-check limits (SEG_FAST), a zero word (ZERO_WORD)
 //   0x000B_0000  (80 KiB)  software TLB (TLB_*): tags per privilege and access, host addends
+//   0x0010_0000  (512 KiB) virtqueues (VQ_*): 32 slots of queue state, segments, in-flight heads
 //   0x0020_0000  (1 MiB)   decode cache: one byte per physical page, "holds cached code" (CODE_PAGES)
 //   0x0030_0000  (2 MiB)   decode cache: u16 generation per physical page (PAGE_GEN)
 //   0x0050_0000  (2 MiB)   decode cache: decoded instructions (DCACHE)
@@ -59,6 +60,55 @@ export const DCACHE: u32 = 0x500000;
 export const DCACHE_ENTRIES: u32 = 0x10000;
 /** Profile build only: u16 opcode of each decode-cache entry, for the opcode counters. */
 export const PROFILE_ENTRY_OPS: u32 = 0x700000;
+
+// ---- Virtqueues processed in the core (assembly/virtio/queue.ts, docs/virtio.md) ----
+/**
+ * VQ_SLOTS slots of VQ_SLOT_SIZE bytes, one per virtqueue; the host allocates slots and reads and
+ * writes a slot's words (offsets below, u32 each) between calls to the vq* exports.
+ */
+export const VQ_BASE: u32 = 0x100000;
+export const VQ_SLOTS: u32 = 32;
+export const VQ_SLOT_SIZE: u32 = 0x4000;
+/** Largest queue size the core handles (QEMU's VIRTQUEUE_MAX_SIZE), and segments per chain. */
+export const VQ_MAX_QUEUE_SIZE: u32 = 1024;
+export const VQ_MAX_SEGMENTS: u32 = 1024;
+// Queue configuration and indexes, set by the transport (host) and advanced by the core.
+export const VQ_SIZE: u32 = 0;
+export const VQ_MAX: u32 = 4;
+export const VQ_READY: u32 = 8;
+export const VQ_BROKEN: u32 = 12;
+export const VQ_EVENT_IDX: u32 = 16;
+export const VQ_INDIRECT: u32 = 20;
+export const VQ_DESC: u32 = 24;
+export const VQ_DESC_HI: u32 = 28;
+export const VQ_AVAIL: u32 = 32;
+export const VQ_AVAIL_HI: u32 = 36;
+export const VQ_USED: u32 = 40;
+export const VQ_USED_HI: u32 = 44;
+export const VQ_LAST_AVAIL: u32 = 48;
+export const VQ_USED_IDX: u32 = 52;
+export const VQ_SIGNALLED: u32 = 56;
+// Results of the last call: status, the walked chain's totals, where an error was.
+export const VQ_STATUS: u32 = 64;
+export const VQ_SEG_COUNT: u32 = 68;
+export const VQ_READABLE: u32 = 72;
+export const VQ_WRITABLE: u32 = 76;
+export const VQ_ERR_DESC: u32 = 80;
+export const VQ_ERR_INDIRECT: u32 = 84;
+export const VQ_ERR_ADDR: u32 = 88;
+export const VQ_ERR_LEN: u32 = 92;
+export const VQ_ERR_FLAGS: u32 = 96;
+export const VQ_ERR_NEXT: u32 = 100;
+/** Bit 0: the descriptor table and the available ring overlap (a warning, §2.7). */
+export const VQ_WARNINGS: u32 = 104;
+/** The last walk's segments: u32 guest-physical address[], u32 length[], u8 writable[]. */
+export const VQ_SEG_ADDR: u32 = 0x100;
+export const VQ_SEG_LEN: u32 = 0x1100;
+export const VQ_SEG_WRITE: u32 = 0x2100;
+/** Core-private: in-flight and rejected-duplicate bitmaps per head, heads of unpublished used entries. */
+export const VQ_INFLIGHT: u32 = 0x2500;
+export const VQ_DUPLICATE: u32 = 0x2580;
+export const VQ_SHADOW: u32 = 0x2600;
 
 // ---- CPU state block (offsets from STATE_BASE) ----
 // General registers in encoding order EAX ECX EDX EBX ESP EBP ESI EDI, u32 each.

@@ -14,6 +14,10 @@ import {
   VIRTIO_BLK_T_OUT,
 } from "../src/virtio/blk.js";
 import type { IoDevice } from "../src/bus/device.js";
+import { idleCore, ramView } from "./helpers/core-ram.js";
+
+// One core for the file (each device takes one of its virtqueue slots); RAM is cleared per setup.
+const RAM = (await idleCore(1 << 20)).ram;
 
 const DESC = 0x1000,
   AVAIL = 0x2000,
@@ -21,8 +25,8 @@ const DESC = 0x1000,
   BUF = 0x10000;
 
 function setup(opts: { readOnly?: boolean; mode?: "strict" | "lenient"; features?: [number, number] } = {}) {
-  const ram = new Uint8Array(1 << 20);
-  const v = new DataView(ram.buffer);
+  const ram = RAM.fill(0);
+  const v = ramView(ram);
   const disk = new MemoryDisk(64 * 1024);
   disk.bytes.forEach((_, i) => (disk.bytes[i] = (i * 7 + (i >> 9)) & 0xff));
   const dev = new VirtioBlk({ backend: disk, ram, readOnly: opts.readOnly, mode: opts.mode, queueSize: 16 });

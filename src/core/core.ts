@@ -28,6 +28,17 @@ interface CoreFunctions {
   invalidateCode(addr: number, len: number): void;
 }
 
+/** The core's split-virtqueue exports (assembly/virtio/queue.ts), per slot at VQ_BASE. */
+export interface VirtqueueFunctions {
+  vqReset(slot: number, maxSize: number): void;
+  vqCheckRings(slot: number): number;
+  vqPending(slot: number): number;
+  vqPop(slot: number): number;
+  vqWalk(slot: number, head: number): number;
+  vqPushUsed(slot: number, head: number, len: number): number;
+  vqPublish(slot: number): number;
+}
+
 /** Offsets of the core's memory map, read from the module's exported globals. */
 export type CoreLayout = Readonly<Record<string, number>>;
 
@@ -51,6 +62,8 @@ export interface SegmentCache {
 export type CoreStop = "budget" | "hlt" | "shutdown" | "host" | "internal-error" | "hlt-dead";
 
 const PAGE = 65536;
+/** Each core by the buffer of its guest RAM view, so a device given `ram` finds its core. */
+const coreByRam = new WeakMap<ArrayBufferLike, Core>();
 const moduleCache = new Map<string, Promise<WebAssembly.Module>>();
 
 /** The release build next to this file's package (Vite turns this into an asset URL). */
@@ -87,8 +100,11 @@ export class Core {
    * read-only, at [4 GiB - size, 4 GiB) and its last min(size, 128 KiB) bytes below 1 MiB.
    */
   readonly rom: Uint8Array;
+  /** The virtqueue exports (src/virtio/split-queue.ts wraps them). */
+  readonly vq: VirtqueueFunctions;
   private readonly fn: CoreFunctions;
   private readonly u32: Uint32Array;
+  private vqSlotsUsed = 0;
 
   private constructor(
     readonly memory: WebAssembly.Memory,
@@ -102,11 +118,28 @@ export class Core {
     }
     this.layout = layout;
     this.fn = instance.exports as unknown as CoreFunctions;
+    this.vq = instance.exports as unknown as VirtqueueFunctions;
     this.u32 = new Uint32Array(memory.buffer);
     this.ramSize = ramSize;
     this.ram = new Uint8Array(memory.buffer, this.at("RAM_BASE"), ramSize);
     this.rom = new Uint8Array(memory.buffer, this.at("RAM_BASE") + ramSize, romSize);
     this.fn.reset(ramSize, romSize);
+    coreByRam.set(this.ram.buffer, this);
+  }
+
+  /** The core whose guest RAM `ram` is (exactly `core.ram`), if any. */
+  static owning(ram: Uint8Array): Core | undefined {
+    const core = coreByRam.get(ram.buffer);
+    return core && ram.byteOffset === core.ram.byteOffset && ram.length === core.ram.length
+      ? core
+      : undefined;
+  }
+
+  /** Take a free virtqueue slot (VQ_SLOTS per core; a slot is never given back). */
+  allocVirtqueue(): number {
+    if (this.vqSlotsUsed >= this.at("VQ_SLOTS"))
+      throw new RangeError(`trapdoor core: all ${this.at("VQ_SLOTS")} virtqueue slots are in use`);
+    return this.vqSlotsUsed++;
   }
 
   /**

@@ -347,6 +347,22 @@ export abstract class VirtioPciDevice extends PciDevice {
     }
   }
 
+  /** Queue `qi` was just enabled: check its rings (§2.7), refuse or warn about what is wrong. */
+  private checkEnabledQueue(qi: number, q: SplitQueue): void {
+    const r = q.checkRings();
+    if (r !== VQ_OK) {
+      q.errorDescriptor = -1;
+      this.ringError(qi, r, q);
+    } else if (q.ringsOverlapWarning) {
+      this.report(
+        "2.7",
+        "T17",
+        `queue ${qi}: descriptor table ${hex(q.desc)} (${16 * q.size} bytes) overlaps the available ring at ${hex(q.avail)}; the device reads both, but they are meant to be separate parts`,
+        qi,
+      );
+    }
+  }
+
   // ---- interrupts (INTx# + ISR, §4.1.4.5) ----
 
   /** Set ISR bits and assert INTx#. */
@@ -701,13 +717,7 @@ export abstract class VirtioPciDevice extends PciDevice {
           );
         if (q.ready) return;
         q.ready = true;
-        {
-          const r = q.checkRings();
-          if (r !== VQ_OK) {
-            q.errorDescriptor = -1;
-            this.ringError(this.queueSelect, r, q);
-          }
-        }
+        this.checkEnabledQueue(this.queueSelect, q);
         return;
       case 0x18:
       case 0x20:
@@ -819,11 +829,7 @@ export abstract class VirtioPciDevice extends PciDevice {
         [q.avail, q.availHi] = split64(avail);
         [q.used, q.usedHi] = split64(used);
         q.ready = true;
-        const r = q.checkRings();
-        if (r !== VQ_OK) {
-          q.errorDescriptor = -1;
-          this.ringError(this.queueSelect, r, q);
-        }
+        this.checkEnabledQueue(this.queueSelect, q);
         return;
       }
       case VIRTIO_LEGACY_QUEUE_SEL:
