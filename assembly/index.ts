@@ -30,6 +30,7 @@ import {
   STOP_HOST,
   STOP_INTERNAL_ERROR,
   STOP_HLT_DEAD,
+  S_DR,
 } from "./layout";
 import { ackInterrupt } from "./host";
 import { setA20 } from "./cpu/memory";
@@ -90,6 +91,8 @@ export function reset(ramSize: u32, romSize: u32): void {
   store<u32>(STATE_BASE + S_LDTR + 8, 0xffff);
   store<u32>(STATE_BASE + S_TR + 8, 0xffff);
   store<u32>(STATE_BASE + S_TR + 12, 0x8b);
+  store<u32>(STATE_BASE + S_DR + 24, 0xffff0ff0); // DR6, DR7 power-on values (SDM vol. 3 §9.1.1)
+  store<u32>(STATE_BASE + S_DR + 28, 0x400);
   clearFault();
   clearShutdown();
   clearUnimplemented();
