@@ -59,8 +59,10 @@ import {
   CS,
   ATTR_P,
   ATTR_S,
+  fetchFlush,
 } from "./cpu/state";
 import { execBlock, dcacheFlush, codeWrittenRange } from "./cpu/dcache";
+import { debugRegistersChanged, debugCheck, debugBefore, debugAfter, debugActive } from "./cpu/debug";
 
 // Every layout constant (regions, state offsets, control offsets, stop reasons) is exported as
 // an immutable global, so the host reads the map from the module instead of copying it.
@@ -116,6 +118,7 @@ export function run(budget: i32): i32 {
   // The host may have written registers, segments, control registers or RAM since the last run.
   refreshDerived();
   dcacheFlush();
+  debugRegistersChanged(); // the host may have written DR0-DR7 too
   raiseAttention();
   while (budget > 0) {
     if (attention) {
@@ -135,6 +138,15 @@ export function run(budget: i32): i32 {
         raiseAttention();
         return (sysFlags() & F_IF) != 0 ? STOP_HLT : STOP_HLT_DEAD;
       }
+      // Breakpoints armed or TF set: this instruction alone, through `step` (cpu/debug.ts).
+      if (debugCheck()) {
+        fetchFlush(); // raises attention: the next instruction comes back here
+        if (debugBefore()) {
+          deliverPendingException();
+          if (shutdown) return STOP_SHUTDOWN;
+          continue;
+        }
+      }
     }
     const eipNow = load<u32>(STATE_BASE + S_EIP);
     if (eipNow - fetchLo >= fetchHi - fetchLo) refillFetchWindow(eipNow);
@@ -145,6 +157,10 @@ export function run(budget: i32): i32 {
     } else {
       clearFlagsSaved();
       step();
+      if (debugActive && !faulted() && !unimplemented && debugAfter()) {
+        deliverPendingException(); // a trap: EIP is already past the instruction
+        if (shutdown) return STOP_SHUTDOWN;
+      }
     }
     if (faulted() || unimplemented) {
       if (unimplemented) {

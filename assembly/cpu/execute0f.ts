@@ -70,6 +70,7 @@ import {
   S_SYSENTER,
 } from "../layout";
 import { cpuid } from "./cpuid";
+import { debugRegistersChanged } from "./debug";
 import { group15 } from "./fpu/execute";
 import { setSegCache, setCpl, CS as SEG_CS, ESP } from "./state";
 import { FLAT_CODE_ATTR, FLAT_DATA_ATTR } from "./segments";
@@ -610,6 +611,7 @@ function movControl(op: u32): void {
   if (d == 6) v |= DR6_FIXED;
   if (d == 7) v |= DR7_FIXED;
   store<u32>(STATE_BASE + S_DR + d * 4, v);
+  if (d != 6) debugRegistersChanged();
 }
 
 // MSRs (SDM vol. 4): TSC (0x10), SYSENTER_CS/ESP/EIP (0x174-0x176). Others: #GP(0).

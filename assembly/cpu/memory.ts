@@ -47,6 +47,7 @@ import {
   tlbMarkGlobal,
 } from "./state";
 import { codeWrite } from "./dcache";
+import { dataBreakpoints, dataAccess, watchedPage } from "./debug";
 import { raise, faulted, raiseAttention, EXC_GP, EXC_SS, EXC_PF } from "./fault";
 import { S_EFLAGS } from "../layout";
 
@@ -346,6 +347,8 @@ export function tlbLookup(lin: u32, n: u32, tagBase: u32, epoch: u32): u32 {
 function tlbFill(lin: u32, p: u32, write: bool, global: bool): void {
   const page = p & 0xfffff000;
   if (!fastRam(page, 0x1000)) return;
+  // A page with a data breakpoint keeps every access on the slow path (debug.ts).
+  if (dataBreakpoints && watchedPage(lin)) return;
   // A page holding decoded code gets no write entry: its writes must reach codeWrite.
   if (write && load<u8>(CODE_PAGES + (page >>> 12)) != 0) return;
   const e = (lin >>> 10) & 0x3ffc;
@@ -376,24 +379,29 @@ function linPhys(lin: u32, write: bool): u32 {
 }
 
 export function linRead8(lin: u32): u32 {
+  if (dataBreakpoints) dataAccess(lin, 1, false);
   const p = linPhys(lin, false);
   return faulted() ? 0 : physRead8(p);
 }
 export function linRead16(lin: u32): u32 {
+  if (dataBreakpoints) dataAccess(lin, 2, false);
   if ((lin & 0xfff) > 0xffe && paging()) return linRead8(lin) | (linRead8(lin + 1) << 8);
   const p = linPhys(lin, false);
   return faulted() ? 0 : physRead16(p);
 }
 export function linRead32(lin: u32): u32 {
+  if (dataBreakpoints) dataAccess(lin, 4, false);
   if ((lin & 0xfff) > 0xffc && paging()) return linRead16(lin) | (linRead16(lin + 2) << 16);
   const p = linPhys(lin, false);
   return faulted() ? 0 : physRead32(p);
 }
 export function linWrite8(lin: u32, v: u32): void {
+  if (dataBreakpoints) dataAccess(lin, 1, true);
   const p = linPhys(lin, true);
   if (!faulted()) physWrite8(p, v);
 }
 export function linWrite16(lin: u32, v: u32): void {
+  if (dataBreakpoints) dataAccess(lin, 2, true);
   if (!paging()) {
     tlbFill(lin, lin, true, false);
     return physWrite16(lin, v);
@@ -410,6 +418,7 @@ export function linWrite16(lin: u32, v: u32): void {
   if (!faulted()) physWrite16(p, v);
 }
 export function linWrite32(lin: u32, v: u32): void {
+  if (dataBreakpoints) dataAccess(lin, 4, true);
   if (!paging()) {
     tlbFill(lin, lin, true, false);
     return physWrite32(lin, v);

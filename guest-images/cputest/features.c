@@ -2,7 +2,9 @@
  * features.c - the CPUID.01H:EDX features of a Pentium II-class CPU beyond the i386 (SDM vol. 2
  * "CPUID") and what each promises: global pages (CR4.PGE, SDM vol. 3 §4.10.2.4, §4.10.4.1), the
  * debug extensions (CR4.DE: DR4/DR5, §18.2.2) and the fixed bits of DR6/DR7 (§18.2.3-18.2.4), and
- * the time-stamp disable (CR4.TSD, vol. 2 "RDTSC"). VME and PVI are vme.c.
+ * the time-stamp disable (CR4.TSD, vol. 2 "RDTSC"), and the debug registers at work (§18.3):
+ * single-step (TF, DR6.BS), instruction breakpoints as faults with RF, data breakpoints (R/W 01 and
+ * 11) as traps. VME and PVI are vme.c.
  *
  * Run under QEMU with a CPU model that has these features: -cpu pentium2.
  */
@@ -150,9 +152,108 @@ static void tsd_checks(void) {
     write_cr4(read_cr4() & ~CR4_TSD);
 }
 
+/* ------------------------------------------------------------------ breakpoints, single-step */
+
+static struct { u32 eip, dr6, eflags; } db[8];
+static u32 db_n;
+static volatile u32 watched[2] __attribute__((aligned(8)));
+
+/* #DB: record, clear DR6, and resume with RF set (so an instruction breakpoint lets it run). */
+static void db_hook(struct frame *f) {
+    u32 v;
+    asm volatile("mov %%dr6, %0" : "=r"(v));
+    if (db_n < 8) {
+        db[db_n].eip = f->eip;
+        db[db_n].dr6 = v;
+        db[db_n].eflags = f->eflags;
+    }
+    db_n++;
+    asm volatile("mov %0, %%dr6" : : "r"(0));
+    f->eflags |= 0x10000;
+}
+
+extern const u8 ss_nop1[], ss_nop2[], ss_pushf[], ss_end[], ibp_insn[], ibp_after[], dbw_after[], dbr_after[],
+    dbb_after[];
+
+#define DR7_L0 0x1
+#define DR7_L1 0x4
+#define DR7_RW1(x) ((x) << 20)
+#define DR7_LEN1(x) ((x) << 22)
+#define DR6_B0 0x1
+#define DR6_B1 0x2
+#define DR6_BS 0x4000
+
+static void set_dr7(u32 v) { asm volatile("mov %0, %%dr7" : : "r"(v) : "memory"); }
+
+static void debug_checks(void) {
+    hooks[1] = db_hook;
+
+    /* Single-step: the POPF that sets TF is not trapped, each instruction after it is, up to and
+     * including the POPF that clears TF. */
+    db_n = 0;
+    asm volatile("pushfl\n\torl $0x100, (%%esp)\n\tpopfl\n"
+                 "ss_nop1:\n\tnop\n"
+                 "ss_nop2:\n\tnop\n"
+                 "ss_pushf:\n\tpushfl\n\tandl $~0x100, (%%esp)\n\tpopfl\n"
+                 "ss_end:\n\tnop"
+                 : : : "memory", "cc");
+    check_eq("tf-single-step-trap-count", db_n, 5);
+    check_eq("tf-first-trap-after-first-insn", db[0].eip, (u32)ss_nop2);
+    check_eq("tf-second-trap-eip", db[1].eip, (u32)ss_pushf);
+    check_eq("tf-last-trap-after-popf-clearing-tf", db[4].eip, (u32)ss_end);
+    check("tf-dr6-bs", (db[0].dr6 & DR6_BS) != 0, "dr6 0x%x", db[0].dr6);
+    check("tf-pushed-eflags-tf", (db[0].eflags & 0x100) != 0, "eflags 0x%x", db[0].eflags);
+
+    /* Instruction breakpoint (DR0, R/W 00): a fault before the instruction; RF lets it run. */
+    db_n = 0;
+    u32 v = 0;
+    asm volatile("mov %0, %%dr0" : : "r"((u32)ibp_insn));
+    set_dr7(DR7_L0);
+    asm volatile("nop\n"
+                 "ibp_insn:\n\tmovl $0x77, %0\n"
+                 "ibp_after:\n\tnop"
+                 : "+r"(v) : : "memory");
+    set_dr7(0);
+    check_eq("ibp-one-fault", db_n, 1);
+    check_eq("ibp-fault-eip-is-instruction", db[0].eip, (u32)ibp_insn);
+    check("ibp-dr6-b0", (db[0].dr6 & 0xF) == DR6_B0, "dr6 0x%x", db[0].dr6);
+    check_eq("ibp-instruction-ran-after-rf", v, 0x77);
+
+    /* Data breakpoint on writes (DR1, R/W 01, 4 bytes): a trap after the writing instruction. */
+    db_n = 0;
+    asm volatile("mov %0, %%dr1" : : "r"((u32)&watched[0]));
+    set_dr7(DR7_L1 | DR7_RW1(1) | DR7_LEN1(3));
+    v = watched[0]; /* a read: no trap */
+    asm volatile("movl $0x55, %0\n"
+                 "dbw_after:\n\tnop"
+                 : "=m"(watched[0]) : : "memory");
+    watched[1] = 1; /* the next dword: no trap */
+    set_dr7(0);
+    check_eq("dbw-one-trap", db_n, 1);
+    check_eq("dbw-trap-eip-after-write", db[0].eip, (u32)dbw_after);
+    check("dbw-dr6-b1", (db[0].dr6 & 0xF) == DR6_B1, "dr6 0x%x", db[0].dr6);
+    check_eq("dbw-write-done", watched[0], 0x55);
+
+    /* R/W 11: reads trap too, and a byte inside the watched dword. */
+    db_n = 0;
+    set_dr7(DR7_L1 | DR7_RW1(3) | DR7_LEN1(3));
+    asm volatile("movl %1, %0\n"
+                 "dbr_after:\n\tnop"
+                 : "=r"(v) : "m"(watched[0]) : "memory");
+    asm volatile("movb $1, %0\n"
+                 "dbb_after:\n\tnop"
+                 : "=m"(*((volatile u8 *)watched + 2)) : : "memory");
+    set_dr7(0);
+    check_eq("dbrw-two-traps", db_n, 2);
+    check_eq("dbrw-read-trap-eip", db[0].eip, (u32)dbr_after);
+    check_eq("dbrw-byte-write-trap-eip", db[1].eip, (u32)dbb_after);
+    hooks[1] = 0;
+}
+
 void suite_main(void) {
     cpuid_checks();
     pge_checks();
     de_checks();
     tsd_checks();
+    debug_checks();
 }
