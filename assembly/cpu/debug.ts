@@ -4,7 +4,7 @@
 // breakpoints for one instruction. I/O breakpoints (R/W = 10 with CR4.DE), general detect (DR7.GD)
 // and the task-switch trap (T bit) are not implemented (docs/cpu-known-differences.md).
 //
-// Cost: nothing while DR7 enables no breakpoint and TF is clear. Otherwise the run loop goes one
+// Cost: nothing while DR7 enables no breakpoint and TF and RF are clear. Otherwise the run loop goes one
 // instruction at a time through `step` (decode.ts refuses the fetch window, so the decode cache is
 // out of the way), and pages that hold a data breakpoint get no TLB entries, so every access to
 // them takes memory.ts's slow path, which calls `dataAccess`.
@@ -60,9 +60,13 @@ export function debugRegistersChanged(): void {
   raiseAttention();
 }
 
-/** Run-loop attention: whether the next instruction takes the one-instruction path. */
+/**
+ * Run-loop attention: whether the next instruction takes the one-instruction path: breakpoints
+ * armed, TF set, or RF set (which must clear when the instruction completes; IRET from a fault
+ * handler sets it, and setFlags raises attention).
+ */
 export function debugCheck(): bool {
-  debugActive = breakpointsArmed || (sysFlags() & F_TF) != 0;
+  debugActive = breakpointsArmed || (sysFlags() & (F_TF | F_RF)) != 0;
   return debugActive;
 }
 

@@ -69,6 +69,7 @@ import {
   EXC_DF,
   EXC_TS,
   EXC_SS,
+  EXC_DB,
 } from "./fault";
 import { ES, DS, FS, GS } from "./state";
 import { readTssDescriptor, taskSwitch, iretTask, TASK_INT } from "./task";
@@ -87,6 +88,10 @@ export function deliverPendingException(): void {
   let vector = faultVector;
   let code = faultCode;
   let hasCode = faultHasCode;
+  // Every fault pushes RF=1, so the handler's IRET restarts the instruction past its instruction
+  // breakpoint; #DB (traps, and the instruction-breakpoint fault) pushes RF as it is (SDM vol. 3
+  // §18.3.1.1). Real mode pushes 16-bit FLAGS and drops it.
+  if (vector != EXC_DB) setFlags(getFlags() | F_RF);
   for (let attempt = 0; attempt < 3; attempt++) {
     clearFault();
     store<u32>(CTL_BASE + C_LAST_EXC, <u32>vector);
