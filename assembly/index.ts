@@ -62,7 +62,7 @@ import {
   fetchFlush,
 } from "./cpu/state";
 import { execBlock, dcacheFlush, codeWrittenRange } from "./cpu/dcache";
-import { debugRegistersChanged, debugCheck, debugBefore, debugAfter, debugActive } from "./cpu/debug";
+import { debugRearm, debugCheck, debugBefore, debugAfter, debugActive } from "./cpu/debug";
 
 // Every layout constant (regions, state offsets, control offsets, stop reasons) is exported as
 // an immutable global, so the host reads the map from the module instead of copying it.
@@ -118,7 +118,7 @@ export function run(budget: i32): i32 {
   // The host may have written registers, segments, control registers or RAM since the last run.
   refreshDerived();
   dcacheFlush();
-  debugRegistersChanged(); // the host may have written DR0-DR7 too
+  debugRearm(); // the host may have written DR0-DR7 too
   raiseAttention();
   while (budget > 0) {
     if (attention) {

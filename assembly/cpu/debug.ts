@@ -43,8 +43,14 @@ function len(dr7: u32, i: u32): u32 {
   return l == 3 ? 4 : l == 2 ? 8 : l + 1;
 }
 
-/** DR0-DR3 or DR7 were written, or the host may have (run entry): re-arm. */
+/** MOV to DR0-DR3 or DR7: re-arm, and drop the TLB entries of pages that now hold a breakpoint. */
 export function debugRegistersChanged(): void {
+  debugRearm();
+  tlbFlush();
+}
+
+/** Recompute what DR7 arms (run entry, where the TLB is flushed anyway: the host may write DRs). */
+export function debugRearm(): void {
   const dr7 = dr(7);
   let armed = false;
   let data = false;
@@ -56,7 +62,6 @@ export function debugRegistersChanged(): void {
   }
   breakpointsArmed = armed || data;
   dataBreakpoints = data;
-  tlbFlush(); // drops the TLB entries of pages that now hold a data breakpoint
   raiseAttention();
 }
 
