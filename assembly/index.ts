@@ -30,6 +30,7 @@ import {
   STOP_HOST,
   STOP_INTERNAL_ERROR,
   STOP_HLT_DEAD,
+  S_DR,
 } from "./layout";
 import { ackInterrupt } from "./host";
 import { setA20 } from "./cpu/memory";
@@ -58,8 +59,10 @@ import {
   CS,
   ATTR_P,
   ATTR_S,
+  fetchFlush,
 } from "./cpu/state";
 import { execBlock, dcacheFlush, codeWrittenRange } from "./cpu/dcache";
+import { debugRearm, debugCheck, debugBefore, debugAfter, debugActive } from "./cpu/debug";
 
 // Every layout constant (regions, state offsets, control offsets, stop reasons) is exported as
 // an immutable global, so the host reads the map from the module instead of copying it.
@@ -90,6 +93,8 @@ export function reset(ramSize: u32, romSize: u32): void {
   store<u32>(STATE_BASE + S_LDTR + 8, 0xffff);
   store<u32>(STATE_BASE + S_TR + 8, 0xffff);
   store<u32>(STATE_BASE + S_TR + 12, 0x8b);
+  store<u32>(STATE_BASE + S_DR + 24, 0xffff0ff0); // DR6, DR7 power-on values (SDM vol. 3 §9.1.1)
+  store<u32>(STATE_BASE + S_DR + 28, 0x400);
   clearFault();
   clearShutdown();
   clearUnimplemented();
@@ -113,6 +118,7 @@ export function run(budget: i32): i32 {
   // The host may have written registers, segments, control registers or RAM since the last run.
   refreshDerived();
   dcacheFlush();
+  debugRearm(); // the host may have written DR0-DR7 too
   raiseAttention();
   while (budget > 0) {
     if (attention) {
@@ -132,6 +138,15 @@ export function run(budget: i32): i32 {
         raiseAttention();
         return (sysFlags() & F_IF) != 0 ? STOP_HLT : STOP_HLT_DEAD;
       }
+      // Breakpoints armed or TF set: this instruction alone, through `step` (cpu/debug.ts).
+      if (debugCheck()) {
+        fetchFlush(); // raises attention: the next instruction comes back here
+        if (debugBefore()) {
+          deliverPendingException();
+          if (shutdown) return STOP_SHUTDOWN;
+          continue;
+        }
+      }
     }
     const eipNow = load<u32>(STATE_BASE + S_EIP);
     if (eipNow - fetchLo >= fetchHi - fetchLo) refillFetchWindow(eipNow);
@@ -142,6 +157,10 @@ export function run(budget: i32): i32 {
     } else {
       clearFlagsSaved();
       step();
+      if (debugActive && !faulted() && !unimplemented && debugAfter()) {
+        deliverPendingException(); // a trap: EIP is already past the instruction
+        if (shutdown) return STOP_SHUTDOWN;
+      }
     }
     if (faulted() || unimplemented) {
       if (unimplemented) {

@@ -10,7 +10,8 @@
 //   0x0009_0000  (64 KiB)  MMIO counters: open-addressed table keyed by physical address
 //   0x000A_0000  (4 KiB)   profile build only: executed-opcode counters (PROFILE_*)
 //   0x000A_1000  (4 KiB)   per-segment fast-check limits (SEG_FAST), a zero word (ZERO_WORD)
-//   0x000B_0000  (80 KiB)  software TLB (TLB_*): tags per privilege and access, host addends
+//   0x000B_0000  (92 KiB)  software TLB (TLB_*): tags per privilege and access, host addends,
+//                          global-page marks
 //   0x0010_0000  (512 KiB) virtqueues (VQ_*): 32 slots of queue state, segments, in-flight heads
 //   0x0020_0000  (1 MiB)   decode cache: one byte per physical page, "holds cached code" (CODE_PAGES)
 //   0x0030_0000  (2 MiB)   decode cache: u16 generation per physical page (PAGE_GEN)
@@ -48,7 +49,14 @@ export const TLB_ADDEND: u32 = TLB_BASE + 0x10000;
 /** Offset of a TLB's write tags from its read tags, and of the user set from the kernel set. */
 export const TLB_WRITE_OFF: u32 = 0x4000;
 export const TLB_USER_OFF: u32 = 0x8000;
-export const TLB_SIZE: u32 = 0x14000;
+/**
+ * Global pages (CR4.PGE): per TLB entry a u8, 1 while its tags came from a global translation
+ * (bit 8 of the PTE, or of a 4 MiB PDE), then the list of those entries (u16 each, up to
+ * TLB_ENTRIES), so a CR3 load can carry them over to the new epoch (state.ts tlbFlushNonGlobal).
+ */
+export const TLB_GLOBAL: u32 = TLB_BASE + 0x14000;
+export const TLB_GLOBAL_LIST: u32 = TLB_BASE + 0x15000;
+export const TLB_SIZE: u32 = 0x17000;
 /** A u32 that is always 0: the "no register" operand of a decoded effective address. */
 export const ZERO_WORD: u32 = 0xa1100;
 /** Decode cache (cpu/dcache.ts): per physical page, 1 while decoded instructions from it exist. */

@@ -6,7 +6,7 @@ import { Machine } from "../src/machine.js";
 // CPU that the instruction vectors cannot reach, prints PASS/FAIL lines on COM1 and exits through
 // port 0xF4 with 0 (all passed, exit code 1) or 1.
 const DIR = new URL("../guest-images/cputest/", import.meta.url);
-const SUITES = ["paging", "privilege", "exceptions", "tasks", "v86", "segments"];
+const SUITES = ["paging", "privilege", "exceptions", "tasks", "v86", "segments", "features", "vme"];
 
 async function boot(suite: string) {
   const m = await Machine.create({ memory: "16M" });
@@ -32,6 +32,13 @@ describe("cputest kernels", () => {
       expect(outcome, text.slice(-2000)).toEqual({ kind: "debug-exit", exitCode: 1 });
     });
   }
+
+  it("features: global pages survive a CR3 load in the software TLB (CR4.PGE)", async () => {
+    // Architecturally a CR3 load may keep or drop a global translation (QEMU drops it); trapdoor
+    // keeps it, which is what makes PGE worth having: the kernel's TLB entries outlive a switch.
+    const { text } = await boot("features");
+    expect(text).toContain("INFO pge-global-after-cr3-load: kept");
+  });
 
   it("runs deterministically: same output and instruction count twice", async () => {
     for (const suite of ["tasks", "v86"]) {

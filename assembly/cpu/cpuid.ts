@@ -1,10 +1,22 @@
 // CPUID (SDM vol. 2 "CPUID"): a family-6 CPU advertising only what the core implements.
 import { reg32, setReg32, EAX, EBX, ECX, EDX } from "./state";
 
-// Leaf 1 EDX: VME(1) DE(2) PGE(13) follow as each is built. What is real now: FPU(0)
-// PSE(3) TSC(4) MSR(5) CX8(8) SEP(11, SYSENTER/SYSEXIT) CMOV(15) FXSR(24, FXSAVE/FXRSTOR of the
-// x87 state; no SSE).
-const FEATURES_EDX: u32 = 1 | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 11) | (1 << 15) | (1 << 24);
+// Leaf 1 EDX: FPU(0), VME(1: CR4.VME/PVI, vme.ts), DE(2: CR4.DE, DR4/DR5 #UD; the debug
+// registers are storage only, docs/cpu-known-differences.md), PSE(3), TSC(4, and CR4.TSD), MSR(5),
+// CX8(8), SEP(11, SYSENTER/SYSEXIT), PGE(13: global pages in the TLB), CMOV(15), FXSR(24,
+// FXSAVE/FXRSTOR of the x87 state; no SSE).
+const FEATURES_EDX: u32 =
+  1 |
+  (1 << 1) |
+  (1 << 2) |
+  (1 << 3) |
+  (1 << 4) |
+  (1 << 5) |
+  (1 << 8) |
+  (1 << 11) |
+  (1 << 13) |
+  (1 << 15) |
+  (1 << 24);
 
 export function cpuid(): void {
   const leaf = reg32(EAX);

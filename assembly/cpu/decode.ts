@@ -22,6 +22,7 @@ import {
 } from "./state";
 import { SEG_FAST, TLB_KERNEL_READ, TLB_ADDEND } from "../layout";
 import { setFetchGen } from "./dcache";
+import { debugActive } from "./debug";
 import { raise, EXC_GP } from "./fault";
 
 /** EIP of the first byte of the current instruction (restart point for faults). */
@@ -95,6 +96,7 @@ let fetchAvail: u32 = 0;
 
 /** Set the fetch window to the page of CS:eip when the TLB has it (never faults). */
 export function refillFetchWindow(eip: u32): void {
+  if (debugActive) return; // one instruction at a time while debugging (debug.ts)
   if ((segFastRead & (1 << CS)) == 0) return;
   const lim3 = load<u32>(SEG_FAST + (CS << 2));
   if (eip > lim3) return;

@@ -99,6 +99,7 @@ import { portIn, portOut } from "../io";
 import { read8, read16, read32 } from "./memory";
 import { raise, raiseNoCode, faulted, raiseAttention, EXC_GP, EXC_UD, EXC_BR, EXC_NM } from "./fault";
 import { step0f } from "./execute0f";
+import { virtualCliSti, virtualPushf, virtualPopf, virtualIret, v86SoftInt } from "./vme";
 import { countOpcode } from "./profile";
 import { fpuEscape, fpuWait } from "./fpu/execute";
 import { STATE_BASE, S_HALTED, S_INT_SHADOW, CTL_BASE, C_ERR_OPCODE, C_ERR_EIP } from "../layout";
@@ -528,12 +529,12 @@ function execute(op: u32): void {
       else fpuWait();
       return;
     case 0x9c: // PUSHF
-      if (vm86() && !iopl_ok()) return raise(EXC_GP, 0);
+      if (vm86() && !iopl_ok()) return virtualPushf(osz());
       push(osz(), getFlags() & (o32 ? 0xfcffff : 0xffff)); // VM and RF read as 0
       return;
     case 0x9d: {
       // POPF
-      if (vm86() && !iopl_ok()) return raise(EXC_GP, 0);
+      if (vm86() && !iopl_ok()) return virtualPopf(osz());
       const v = pop(osz());
       if (!faulted()) writeFlagsPrivileged(v, osz(), true);
       return;
@@ -674,17 +675,17 @@ function execute(op: u32): void {
       return;
     }
     case 0xcc:
-      softInt(3);
+      softInt(3, false);
       return;
     case 0xcd:
-      softInt(fetch8());
+      softInt(fetch8(), true);
       return;
     case 0xce:
-      if (condition(0)) softInt(4);
+      if (condition(0)) softInt(4, false);
       return; // INTO
     case 0xcf: // IRET
-      if (vm86() && !iopl_ok()) return raise(EXC_GP, 0);
-      iret(osz());
+      if (vm86() && !iopl_ok()) virtualIret(osz());
+      else iret(osz());
       setNextEip(eip());
       return;
     case 0xd4: {
@@ -788,7 +789,7 @@ function execute(op: u32): void {
       return;
     }
     case 0xf1: // INT1 (ICEBP): a debug trap
-      softInt(1);
+      softInt(1, false);
       return;
     case 0xf4: // HLT (privileged)
       if (protectedMode() && cpl() != 0) return raise(EXC_GP, 0);
@@ -809,11 +810,11 @@ function execute(op: u32): void {
       setFlagBits(F_CF, true);
       return;
     case 0xfa: // CLI
-      if (!iopl_ok()) return raise(EXC_GP, 0);
+      if (!iopl_ok()) return virtualCliSti(false);
       setFlagBits(F_IF, false);
       return;
     case 0xfb: // STI: interrupts stay off for one more instruction
-      if (!iopl_ok()) return raise(EXC_GP, 0);
+      if (!iopl_ok()) return virtualCliSti(true);
       if ((sysFlags() & F_IF) == 0) {
         store<u32>(STATE_BASE + S_INT_SHADOW, 1);
         raiseAttention();
@@ -959,10 +960,15 @@ export function loadFarPointer(seg: u32): void {
   setReg(sz, regField, off);
 }
 
-function softInt(vector: u32): void {
+/** INT n (`intN`: opcode CD), INT3, INTO, INT1. */
+function softInt(vector: u32, intN: bool): void {
   if (faulted()) return;
-  // In V86 mode INT n is IOPL-sensitive (SDM vol. 3 §20.3); INT3/INTO/INT1 are not.
-  if (vm86() && vector != 3 && (sysFlags() & F_IOPL) != F_IOPL) return raise(EXC_GP, 0);
+  // In V86 mode INT n is IOPL-sensitive and subject to CR4.VME redirection (SDM vol. 3 §20.3,
+  // vme.ts); INT3 (CC), INTO and INT1 always go through the IDT.
+  if (intN && vm86() && v86SoftInt(vector, nextEip)) {
+    if (!faulted()) setNextEip(eip());
+    return;
+  }
   interrupt(vector, true, false, 0, nextEip);
   if (!faulted()) setNextEip(eip());
 }

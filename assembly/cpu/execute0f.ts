@@ -19,6 +19,7 @@ import {
   CR0_TS,
   CR0_PG,
   tlbFlush,
+  tlbFlushNonGlobal,
 } from "./state";
 import {
   fetch8,
@@ -69,6 +70,7 @@ import {
   S_SYSENTER,
 } from "../layout";
 import { cpuid } from "./cpuid";
+import { debugRegistersChanged } from "./debug";
 import { group15 } from "./fpu/execute";
 import { setSegCache, setCpl, CS as SEG_CS, ESP } from "./state";
 import { FLAT_CODE_ATTR, FLAT_DATA_ATTR } from "./segments";
@@ -149,7 +151,9 @@ export function step0f(op: u32): void {
       if (privileged()) wrmsr(reg32(ECX), reg32(EAX), reg32(EDX));
       return;
     case 0x31: {
-      // RDTSC: retired instructions plus the offset the host keeps in step with guest time
+      // RDTSC: retired instructions plus the offset the host keeps in step with guest time.
+      // CR4.TSD restricts it to CPL 0 (SDM vol. 2 "RDTSC").
+      if ((load<u32>(STATE_BASE + S_CR4) & 4) != 0 && protectedMode() && cpl() != 0) return raise(EXC_GP, 0);
       const t = tsc();
       setReg32(EAX, <u32>t);
       setReg32(EDX, <u32>(t >> 32));
@@ -551,7 +555,7 @@ function group7(): void {
       tlbFlush();
       return;
     }
-    case 7: // INVLPG: the TLB is dropped whole (a 4 MiB page may cover many entries)
+    case 7: // INVLPG: the TLB is dropped whole, global pages too (a 4 MiB page may cover many entries)
       if (mod == 3) return raiseNoCode(EXC_UD);
       if (privileged()) tlbFlush();
       return;
@@ -561,7 +565,13 @@ function group7(): void {
 }
 
 /** MOV to/from CRn and DRn (0F 20-23). The ModRM's mod field is ignored (always registers). */
-const CR4_VALID: u32 = 0x2ff;
+// CR4 bits this CPU has (SDM vol. 3 §2.5): VME PVI TSD DE PSE (0-4), PGE (7) and OSFXSR (9),
+// which CPUID's FXSR bit promises; setting any other bit (PAE, MCE, PCE, ...) is #GP(0).
+const CR4_VALID: u32 = 0x29f;
+const CR4_DE: u32 = 8;
+// DR6 bits 4-11 and 16-31 and DR7 bit 10 read as 1 (SDM vol. 3 §18.2.3, §18.2.4).
+const DR6_FIXED: u32 = 0xffff0ff0;
+const DR7_FIXED: u32 = 0x400;
 
 function movControl(op: u32): void {
   decodeModRM();
@@ -580,21 +590,28 @@ function movControl(op: u32): void {
       if ((v & CR0_PG) != 0 && (v & CR0_PE) == 0) return raise(EXC_GP, 0);
       v |= 0x10;
     }
-    // CR4 bits this CPU has: VME PVI TSD DE PSE PAE MCE PGE (0-7) and OSFXSR (9), which CPUID's
-    // FXSR bit promises; setting any other bit is #GP(0) (SDM vol. 3 §2.5).
     if (n == 4 && (v & ~CR4_VALID) != 0) return raise(EXC_GP, 0);
     store<u32>(STATE_BASE + off, v);
-    if (n != 2) tlbFlush();
+    // A CR3 load keeps global pages; CR0 and CR4 writes (PG, PGE, PSE) drop everything.
+    if (n == 3) tlbFlushNonGlobal();
+    else if (n != 2) tlbFlush();
     return;
   }
-  // DR4/DR5 alias DR6/DR7 when CR4.DE is clear.
+  // DR4/DR5 alias DR6/DR7 while CR4.DE is clear and are #UD while it is set (SDM vol. 3 §18.2.2).
   let d = n;
   if (d == 4 || d == 5) {
-    if ((load<u32>(STATE_BASE + S_CR4) & 8) != 0) return raiseNoCode(EXC_UD);
+    if ((load<u32>(STATE_BASE + S_CR4) & CR4_DE) != 0) return raiseNoCode(EXC_UD);
     d += 2;
   }
-  if (op == 0x21) setReg32(rm, load<u32>(STATE_BASE + S_DR + d * 4));
-  else store<u32>(STATE_BASE + S_DR + d * 4, reg32(rm));
+  if (op == 0x21) {
+    setReg32(rm, load<u32>(STATE_BASE + S_DR + d * 4));
+    return;
+  }
+  let v = reg32(rm);
+  if (d == 6) v |= DR6_FIXED;
+  if (d == 7) v |= DR7_FIXED;
+  store<u32>(STATE_BASE + S_DR + d * 4, v);
+  if (d != 6) debugRegistersChanged();
 }
 
 // MSRs (SDM vol. 4): TSC (0x10), SYSENTER_CS/ESP/EIP (0x174-0x176). Others: #GP(0).

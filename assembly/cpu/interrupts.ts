@@ -42,7 +42,7 @@ import {
   F_VIP,
 } from "./flags";
 import { read16, read32, sysRead32 } from "./memory";
-import { push, pop, setSp, spOffset, ss32 } from "./stack";
+import { push, peek, setSp, spOffset, ss32 } from "./stack";
 import { readMem } from "./operands";
 import {
   readDescriptor,
@@ -69,6 +69,7 @@ import {
   EXC_DF,
   EXC_TS,
   EXC_SS,
+  EXC_DB,
 } from "./fault";
 import { ES, DS, FS, GS } from "./state";
 import { readTssDescriptor, taskSwitch, iretTask, TASK_INT } from "./task";
@@ -87,6 +88,10 @@ export function deliverPendingException(): void {
   let vector = faultVector;
   let code = faultCode;
   let hasCode = faultHasCode;
+  // Every fault pushes RF=1, so the handler's IRET restarts the instruction past its instruction
+  // breakpoint; #DB (traps, and the instruction-breakpoint fault) pushes RF as it is (SDM vol. 3
+  // §18.3.1.1). Real mode pushes 16-bit FLAGS and drops it.
+  if (vector != EXC_DB) setFlags(getFlags() | F_RF);
   for (let attempt = 0; attempt < 3; attempt++) {
     clearFault();
     store<u32>(CTL_BASE + C_LAST_EXC, <u32>vector);
@@ -283,19 +288,19 @@ export function iret(sz: u32): void {
     return;
   }
   if (vm86()) {
-    // IOPL-sensitive in V86 mode (SDM §20.2.7); without IOPL 3 it faults to the monitor.
-    if ((sysFlags() & F_IOPL) >> 12 < 3) {
-      raise(EXC_GP, 0);
-      return;
-    }
-    const ip = pop(sz);
-    const cs = pop(sz);
-    const fl = pop(sz);
+    // IOPL 3 (IOPL < 3 is vme.ts virtualIret, SDM §20.2.7). IOPL and VM stay, and VIF and VIP
+    // too for IRETD; IRET loads FLAGS only. All three are read before any is popped.
+    const sp = spOffset();
+    const n: u32 = sz == 2 ? 4 : 2;
+    const ip = peek(sz, 0);
+    const cs = peek(sz, n);
+    const fl = peek(sz, 2 * n);
     if (faulted()) return;
+    setSp(sp + 3 * n);
     loadSegReal(CS, cs);
     setEip(ip & 0xffff);
-    const keep = getFlags() & (F_IOPL | F_VM);
-    setFlags((fl & ~(F_IOPL | F_VM)) | keep);
+    const keep: u32 = sz == 2 ? F_IOPL | F_VM | F_VIF | F_VIP : 0xffff0000 | F_IOPL;
+    setFlags((getFlags() & keep) | (fl & ~keep));
     return;
   }
   if ((sysFlags() & F_NT) != 0) {
@@ -336,11 +341,12 @@ export function iret(sz: u32): void {
     setSp(sp + 3 * n);
   }
   setEip(sz == 2 ? newEip : newEip & 0xffff);
-  // IF/IOPL rules use the CPL before the return (SDM "IRET" pseudo-code).
+  // IF/IOPL rules use the CPL before the return (SDM "IRET" pseudo-code); VIF and VIP are
+  // loaded by IRETD at CPL 0 only.
   const cur = getFlags();
-  let mask: u32 = 0x3f7fd5 & ~(F_VM | F_VIF | F_VIP);
+  let mask: u32 = 0x3f7fd5 & ~F_VM;
   const iopl = (cur & F_IOPL) >> 12;
-  if (oldCpl > 0) mask &= ~F_IOPL;
+  if (oldCpl > 0) mask &= ~(F_IOPL | F_VIF | F_VIP);
   if (oldCpl > iopl) mask &= ~F_IF;
   if (sz == 1) mask &= 0xffff;
   setFlags((cur & ~mask) | (newFlags & mask));

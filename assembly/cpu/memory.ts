@@ -43,8 +43,11 @@ import {
   tlbEpochW,
   tlbUserOff,
   tlbFlush,
+  tlbIsGlobal,
+  tlbMarkGlobal,
 } from "./state";
 import { codeWrite } from "./dcache";
+import { dataBreakpoints, dataAccess, watchedPage } from "./debug";
 import { raise, faulted, raiseAttention, EXC_GP, EXC_SS, EXC_PF } from "./fault";
 import { S_EFLAGS } from "../layout";
 
@@ -256,7 +259,12 @@ const PTE_US: u32 = 4;
 const PTE_A: u32 = 0x20;
 const PTE_D: u32 = 0x40;
 const PDE_PS: u32 = 0x80;
+const PTE_G: u32 = 0x100;
 const CR4_PSE: u32 = 0x10;
+const CR4_PGE: u32 = 0x80;
+
+/** Set by `translate`: the translation is global (G=1 in the PTE or 4 MiB PDE, and CR4.PGE). */
+let translatedGlobal = false;
 
 /**
  * Translate a linear address with 32-bit paging (SDM vol. 3 §4.3, §4.6 access rights, §4.8
@@ -269,9 +277,11 @@ export function translate(lin: u32, write: bool, user: bool): u32 {
   let code: u32 = (write ? 2 : 0) | (user ? 4 : 0);
   if ((pde & PTE_P) == 0) return pageFault(lin, code);
   const wp = (cr0() & CR0_WP) != 0;
-  if ((pde & PDE_PS) != 0 && (load<u32>(STATE_BASE + S_CR4) & CR4_PSE) != 0) {
+  const cr4 = load<u32>(STATE_BASE + S_CR4);
+  if ((pde & PDE_PS) != 0 && (cr4 & CR4_PSE) != 0) {
     // 4 MiB page
     if (!allowed(pde, write, user, wp)) return pageFault(lin, code | 1);
+    translatedGlobal = (pde & PTE_G) != 0 && (cr4 & CR4_PGE) != 0;
     const upd = pde | PTE_A | (write ? PTE_D : 0);
     if (upd != pde) physWrite32(pdeAddr, upd);
     return (pde & 0xffc00000) | (lin & 0x3fffff);
@@ -284,6 +294,8 @@ export function translate(lin: u32, write: bool, user: bool): u32 {
   if ((pde & PTE_A) == 0) physWrite32(pdeAddr, pde | PTE_A);
   const upd = pte | PTE_A | (write ? PTE_D : 0);
   if (upd != pte) physWrite32(pteAddr, upd);
+  // G is ignored in a PDE that points to a page table (SDM vol. 3 §4.10.2.2).
+  translatedGlobal = (pte & PTE_G) != 0 && (cr4 & CR4_PGE) != 0;
   return (pte & 0xfffff000) | (lin & 0xfff);
 }
 
@@ -315,7 +327,8 @@ function isUser(): bool {
 // Entries are filled by the slow path after a successful access: by the page walk with paging
 // on (a read fills a read tag; a write, which has set the PTE's D bit, fills a write tag), and
 // as the identity map with paging off. The whole TLB is dropped (tlbFlush, O(1) by the epoch) on
-// CR0/CR3/CR4 writes, INVLPG, task switches, A20 changes and at run() entry.
+// CR0/CR4 writes, INVLPG, A20 changes and at run() entry; a CR3 load (MOV to CR3, task switch)
+// keeps the entries of global pages (state.ts tlbFlushNonGlobal).
 
 /** The TLB's host address for an access of `n` bytes at `lin`, or 0 on a miss. */
 // @ts-ignore: decorator
@@ -327,58 +340,70 @@ export function tlbLookup(lin: u32, n: u32, tagBase: u32, epoch: u32): u32 {
   return 0;
 }
 
-/** Enter the page of `lin`, which maps to guest-physical `p`, for reads or writes at the CPL. */
-function tlbFill(lin: u32, p: u32, write: bool): void {
+/**
+ * Enter the page of `lin`, which maps to guest-physical `p`, for reads or writes at the CPL;
+ * `global`: the translation came from a global page.
+ */
+function tlbFill(lin: u32, p: u32, write: bool, global: bool): void {
   const page = p & 0xfffff000;
   if (!fastRam(page, 0x1000)) return;
+  // A page with a data breakpoint keeps every access on the slow path (debug.ts).
+  if (dataBreakpoints && watchedPage(lin)) return;
   // A page holding decoded code gets no write entry: its writes must reach codeWrite.
   if (write && load<u8>(CODE_PAGES + (page >>> 12)) != 0) return;
   const e = (lin >>> 10) & 0x3ffc;
   const key = (lin & 0xfffff000) | (write ? tlbEpochW : tlbEpoch);
   const addend = RAM_BASE + page - (lin & 0xfffff000);
-  // The four tags share the addend: drop the ones that belong to another page or mapping.
-  if (load<u32>(TLB_ADDEND + e) != addend) {
+  // The four tags share the addend (and the global mark): drop the ones that belong to another
+  // page, mapping or kind of translation.
+  if (load<u32>(TLB_ADDEND + e) != addend || tlbIsGlobal(e) != global) {
     store<u32>(TLB_KERNEL_READ + e, 0);
     store<u32>(TLB_KERNEL_WRITE + e, 0);
     store<u32>(TLB_KERNEL_READ + TLB_USER_OFF + e, 0);
     store<u32>(TLB_KERNEL_WRITE + TLB_USER_OFF + e, 0);
     store<u32>(TLB_ADDEND + e, addend);
   }
+  tlbMarkGlobal(e, global);
   store<u32>(TLB_KERNEL_READ + tlbUserOff + (write ? TLB_WRITE_OFF : 0) + e, key);
 }
 
 /** Guest-physical address of `lin` for a CPL-privilege access (0 after raising #PF), TLB filled. */
 function linPhys(lin: u32, write: bool): u32 {
   if (!paging()) {
-    tlbFill(lin, lin, write);
+    tlbFill(lin, lin, write, false);
     return lin;
   }
   const p = translate(lin, write, isUser());
-  if (!faulted()) tlbFill(lin, p, write);
+  if (!faulted()) tlbFill(lin, p, write, translatedGlobal);
   return p;
 }
 
 export function linRead8(lin: u32): u32 {
+  if (dataBreakpoints) dataAccess(lin, 1, false);
   const p = linPhys(lin, false);
   return faulted() ? 0 : physRead8(p);
 }
 export function linRead16(lin: u32): u32 {
+  if (dataBreakpoints) dataAccess(lin, 2, false);
   if ((lin & 0xfff) > 0xffe && paging()) return linRead8(lin) | (linRead8(lin + 1) << 8);
   const p = linPhys(lin, false);
   return faulted() ? 0 : physRead16(p);
 }
 export function linRead32(lin: u32): u32 {
+  if (dataBreakpoints) dataAccess(lin, 4, false);
   if ((lin & 0xfff) > 0xffc && paging()) return linRead16(lin) | (linRead16(lin + 2) << 16);
   const p = linPhys(lin, false);
   return faulted() ? 0 : physRead32(p);
 }
 export function linWrite8(lin: u32, v: u32): void {
+  if (dataBreakpoints) dataAccess(lin, 1, true);
   const p = linPhys(lin, true);
   if (!faulted()) physWrite8(p, v);
 }
 export function linWrite16(lin: u32, v: u32): void {
+  if (dataBreakpoints) dataAccess(lin, 2, true);
   if (!paging()) {
-    tlbFill(lin, lin, true);
+    tlbFill(lin, lin, true, false);
     return physWrite16(lin, v);
   }
   if ((lin & 0xfff) > 0xffe) {
@@ -393,8 +418,9 @@ export function linWrite16(lin: u32, v: u32): void {
   if (!faulted()) physWrite16(p, v);
 }
 export function linWrite32(lin: u32, v: u32): void {
+  if (dataBreakpoints) dataAccess(lin, 4, true);
   if (!paging()) {
-    tlbFill(lin, lin, true);
+    tlbFill(lin, lin, true, false);
     return physWrite32(lin, v);
   }
   if ((lin & 0xfff) > 0xffc) {
@@ -410,6 +436,11 @@ export function linWrite32(lin: u32, v: u32): void {
 }
 
 /** Kernel-privilege reads for descriptor tables, the IDT and the TSS (SDM vol. 3 §5.5). */
+export function sysRead8(lin: u32): u32 {
+  if (!paging()) return physRead8(lin);
+  const p = translate(lin, false, false);
+  return faulted() ? 0 : physRead8(p);
+}
 export function sysRead32(lin: u32): u32 {
   if (!paging()) return physRead32(lin);
   const p = translate(lin, false, false);

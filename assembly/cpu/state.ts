@@ -16,6 +16,12 @@ import {
   TLB_BASE,
   TLB_ADDEND,
   TLB_USER_OFF,
+  TLB_KERNEL_READ,
+  TLB_KERNEL_WRITE,
+  TLB_USER_READ,
+  TLB_USER_WRITE,
+  TLB_GLOBAL,
+  TLB_GLOBAL_LIST,
 } from "../layout";
 import { raiseAttention } from "./fault";
 
@@ -160,8 +166,9 @@ export let tlbEpoch: u32 = 1;
 export let tlbEpochW: u32 = 1;
 export let tlbUserOff: u32 = 0;
 
-/** Drop every TLB entry (CR0/CR3/CR4 writes, INVLPG, task switches, A20, run entry). */
+/** Drop every TLB entry, global ones included (CR0/CR4 writes, INVLPG, A20, run entry). */
 export function tlbFlush(): void {
+  tlbGlobalDrop();
   tlbEpoch++;
   tlbEpochW++;
   if (tlbEpoch > 0xfff || tlbEpochW > 0xfff) tlbClear();
@@ -176,8 +183,83 @@ export function tlbFlushWrites(): void {
 
 function tlbClear(): void {
   memory.fill(TLB_BASE, 0, TLB_ADDEND - TLB_BASE);
+  tlbGlobalDrop();
   tlbEpoch = 1;
   tlbEpochW = 1;
+  fetchFlush();
+}
+
+// Global pages (SDM vol. 3 §4.10.2.4, §4.10.4.1): with CR4.PGE, a translation from a PTE (or a
+// 4 MiB PDE) with G=1 survives a CR3 load; INVLPG, a CR4.PGE or CR0.PG change and the other full
+// flushes drop it. TLB_GLOBAL marks each entry: 0 not listed, 1 listed and global, 2 listed but
+// refilled from a non-global translation since. TLB_GLOBAL_LIST holds the listed entry indices.
+const G_NONE: u8 = 0;
+const G_GLOBAL: u8 = 1;
+const G_STALE: u8 = 2;
+let tlbGlobalCount: u32 = 0;
+
+function tlbGlobalDrop(): void {
+  for (let i: u32 = 0; i < tlbGlobalCount; i++)
+    store<u8>(TLB_GLOBAL + load<u16>(TLB_GLOBAL_LIST + (i << 1)), G_NONE);
+  tlbGlobalCount = 0;
+}
+
+/** True when TLB entry `e` (a tag offset, 4 bytes per entry) holds a global translation. */
+export function tlbIsGlobal(e: u32): bool {
+  return load<u8>(TLB_GLOBAL + (e >> 2)) == G_GLOBAL;
+}
+
+/** TLB entry `e` was (re)filled from a global or a non-global translation. */
+export function tlbMarkGlobal(e: u32, global: bool): void {
+  const at = TLB_GLOBAL + (e >> 2);
+  const g = load<u8>(at);
+  if (!global) {
+    if (g == G_GLOBAL) store<u8>(at, G_STALE);
+    return;
+  }
+  if (g == G_NONE) {
+    store<u16>(TLB_GLOBAL_LIST + (tlbGlobalCount << 1), <u16>(e >> 2));
+    tlbGlobalCount++;
+  }
+  store<u8>(at, G_GLOBAL);
+}
+
+/** Retag tag `at` from epoch `from` to epoch `to` when it is current. */
+// @ts-ignore: decorator
+@inline
+function retag(at: u32, from: u32, to: u32): void {
+  const t = load<u32>(at);
+  if ((t & 0xfff) == from) store<u32>(at, (t & 0xfffff000) | to);
+}
+
+/**
+ * A CR3 load (MOV to CR3, task switch): drop every non-global TLB entry. The epochs move on as
+ * in tlbFlush, and the current tags of global entries are carried over to the new epochs.
+ */
+export function tlbFlushNonGlobal(): void {
+  const oldR = tlbEpoch;
+  const oldW = tlbEpochW;
+  tlbEpoch++;
+  tlbEpochW++;
+  if (tlbEpoch > 0xfff || tlbEpochW > 0xfff) tlbClear();
+  else {
+    let kept: u32 = 0;
+    for (let i: u32 = 0; i < tlbGlobalCount; i++) {
+      const idx = <u32>load<u16>(TLB_GLOBAL_LIST + (i << 1));
+      if (load<u8>(TLB_GLOBAL + idx) != G_GLOBAL) {
+        store<u8>(TLB_GLOBAL + idx, G_NONE);
+        continue;
+      }
+      const e = idx << 2;
+      retag(TLB_KERNEL_READ + e, oldR, tlbEpoch);
+      retag(TLB_USER_READ + e, oldR, tlbEpoch);
+      retag(TLB_KERNEL_WRITE + e, oldW, tlbEpochW);
+      retag(TLB_USER_WRITE + e, oldW, tlbEpochW);
+      store<u16>(TLB_GLOBAL_LIST + (kept << 1), <u16>idx);
+      kept++;
+    }
+    tlbGlobalCount = kept;
+  }
   fetchFlush();
 }
 

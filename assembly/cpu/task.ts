@@ -23,7 +23,7 @@ import {
   DS,
   FS,
   GS,
-  tlbFlush,
+  tlbFlushNonGlobal,
 } from "./state";
 import { getFlags, setFlags, saveFlagState, F_NT, F_VM } from "./flags";
 import { sysRead32, linWrite8, linWrite16, linWrite32, linRead8 } from "./memory";
@@ -194,7 +194,7 @@ export function taskSwitch(sel: u32, source: u32, retEip: u32, hasCode: bool, co
   store<u32>(STATE_BASE + S_TR + 12, newAttr | 2);
   store<u32>(STATE_BASE + S_CR0, cr0() | CR0_TS);
   if (new32 && (cr0() & CR0_PG) != 0) store<u32>(STATE_BASE + S_CR3, newCr3);
-  tlbFlush();
+  tlbFlushNonGlobal(); // a CR3 load: global pages stay (SDM vol. 3 §4.10.4.1)
   for (let i: i32 = 0; i < 8; i++) setReg32(<u32>i, unchecked(newRegs[i]));
   setFlags(newFlags);
   commitNewContext(new32 ? newEip : newEip & 0xffff);

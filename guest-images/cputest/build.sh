@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source ../common/build-lib.sh
 
-SUITES=(paging privilege exceptions tasks v86 segments)
+SUITES=(paging privilege exceptions tasks v86 segments features vme)
 
 compile boot.o ../common/multiboot-boot.S -DBOOT_CLEAR_EFLAGS
 compile isr.o ../common/isr-stubs.S -DISR_HANDLER=trap_handler -DISR_SAVE_SEGMENTS -DISR_KERNEL_DS=0x10
