@@ -66,11 +66,13 @@ describe("--drive parsing (QEMU syntax)", () => {
       file: "a.img",
       readOnly: false,
       transport: "modern",
+      faults: [],
     });
     expect(parseDrive("if=virtio,file=x,,y.img,readonly=on,transport=transitional")).toEqual({
       file: "x,y.img",
       readOnly: true,
       transport: "transitional",
+      faults: [],
     });
   });
   it("explains bad specs", () => {

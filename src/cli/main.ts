@@ -154,6 +154,8 @@ async function runMachine(
         readOnly: args.drives[i]!.readOnly,
         onDiagnostic: (d) =>
           process.stderr.write(`trapdoor: ${d.device}: virtio ${d.section} [${d.check}]: ${d.message}\n`),
+        faults: args.drives[i]!.faults,
+        onFault: (f) => process.stderr.write(`trapdoor: ${f.device}: fault ${f.rule}: ${f.message}\n`),
       })),
     });
   } catch (e) {
