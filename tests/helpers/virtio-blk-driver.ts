@@ -12,6 +12,7 @@ import {
   type BlkFaultEvent,
   type BlkFaultRule,
 } from "../../src/virtio/blk.js";
+import type { VirtioPciDevice } from "../../src/virtio/pci.js";
 
 export const DESC = 0x1000,
   AVAIL = 0x2000,
@@ -32,9 +33,9 @@ export interface BlkSetupOptions {
   onFault?: (e: BlkFaultEvent) => void;
 }
 
+/** A VirtioBlk over a patterned MemoryDisk, initialised through its registers. */
 export function setupBlk(opts: BlkSetupOptions = {}) {
   const ram = new Uint8Array(1 << 20);
-  const v = new DataView(ram.buffer);
   const disk = new MemoryDisk(DISK_BYTES);
   disk.bytes.forEach((_, i) => (disk.bytes[i] = (i * 7 + (i >> 9)) & 0xff));
   const dev = new VirtioBlk({
@@ -47,6 +48,16 @@ export function setupBlk(opts: BlkSetupOptions = {}) {
     clock: opts.clock,
     onFault: opts.onFault,
   });
+  return { ...driveDevice(ram, dev, opts), disk };
+}
+
+/** Initialise any virtio-pci device (modern transport, queue 0 of 16 entries) as a driver would. */
+export function driveDevice<D extends VirtioPciDevice>(
+  ram: Uint8Array,
+  dev: D,
+  opts: { features?: [number, number]; without?: number[] } = {},
+) {
+  const v = new DataView(ram.buffer);
   dev.config.set16(PCI_COMMAND, PCI_COMMAND_MASTER);
   const bar = dev.bars[4]!.device as IoDevice;
   const w = (off: number, width: 1 | 2 | 4, val: number) => bar.write(off, width, val);
@@ -128,7 +139,6 @@ export function setupBlk(opts: BlkSetupOptions = {}) {
   return {
     ram,
     v,
-    disk,
     dev,
     w,
     r,
