@@ -3,18 +3,19 @@
 // sync, unmount, power off, and read the file back with debugfs (e2fsprogs, not our code).
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Machine, type RunOutcome } from "../src/machine.js";
-import { ExpectScript, type ExpectStep } from "../src/cli/expect-script.js";
-import { FileDisk } from "../src/disk/file-disk.js";
-import type { VirtioDiagnostic } from "../src/virtio/pci.js";
-import { LINUX_BUILD_TIMEOUT_MS, SKIP_LINUX, linuxImageDir } from "./helpers/linux-images.js";
-
-const PROMPT = "/root # ";
-const APPEND = "console=ttyS0 pci=conf1";
+import { LINUX_BUILD_TIMEOUT_MS, SKIP_LINUX } from "./helpers/linux-images.js";
+import {
+  answer,
+  APPEND,
+  blkSession,
+  loadLinuxImages,
+  type BlkSession,
+  type LinuxImages,
+} from "./helpers/linux-blk-session.js";
 
 function which(cmd: string): boolean {
   try {
@@ -37,7 +38,7 @@ const tool = (name: string): string => {
   return name;
 };
 
-let images: { kernel: Uint8Array; initrd: Uint8Array };
+let images: LinuxImages;
 let work: string;
 const files: Record<string, Buffer> = {};
 
@@ -45,56 +46,6 @@ function makeImage(name: string): string {
   const img = join(work, name);
   execFileSync(tool("mke2fs"), ["-q", "-F", "-t", "ext2", "-d", join(work, "files"), img, "8M"]);
   return img;
-}
-
-interface Session {
-  outcome: RunOutcome;
-  output: string;
-  diagnostics: VirtioDiagnostic[];
-  stats: { kicks: number; requests: number; interrupts: number };
-  legacy: boolean;
-}
-
-async function session(
-  img: string,
-  transport: "modern" | "transitional",
-  commands: string[],
-  append = APPEND,
-): Promise<Session> {
-  const backend = new FileDisk(img);
-  const diagnostics: VirtioDiagnostic[] = [];
-  const m = await Machine.create({
-    memory: "64M",
-    drives: [{ backend, transport, onDiagnostic: (d) => diagnostics.push(d) }],
-  });
-  let output = "";
-  m.onSerialOutput((b) => (output += Buffer.from(b).toString("latin1")));
-  const steps: ExpectStep[] = [...commands, "poweroff -f"].map((c) => ({ expect: PROMPT, send: c + "\n" }));
-  const script = new ExpectScript(steps, (t) => m.sendSerialInput(t));
-  m.onSerialOutput((b) => script.feed(b));
-  m.loadLinux(images.kernel, { cmdline: append, initrd: images.initrd });
-  script.start();
-  try {
-    const outcome = await m.run({ timeoutMs: 240_000 });
-    const c = m.drives[0]!.counters;
-    if (process.env.TRAPDOOR_DUMP) writeFileSync(img + ".log", output);
-    return {
-      outcome,
-      output,
-      diagnostics,
-      legacy: m.drives[0]!.counters.legacyAccesses > 0,
-      stats: { kicks: c.kicks, requests: c.requests, interrupts: c.interrupts },
-    };
-  } finally {
-    backend.close();
-  }
-}
-
-function answer(output: string, command: string): string {
-  const at = output.indexOf(command + "\r\n");
-  expect(at, `no echo of ${JSON.stringify(command)}`).toBeGreaterThanOrEqual(0);
-  const start = at + command.length + 2;
-  return output.slice(start, output.indexOf(PROMPT, start));
 }
 
 const MD5 = "md5sum /mnt/hello.txt /mnt/random.bin /mnt/sub/zeros.bin";
@@ -107,7 +58,7 @@ const commands = [
   "umount /mnt",
 ];
 
-function check(s: Session, img: string): void {
+function check(s: BlkSession, img: string): void {
   const out = s.output;
   expect(s.diagnostics).toEqual([]);
   expect(out).toMatch(/virtio_blk virtio0: \[vda\] 16384 512-byte logical blocks/);
@@ -126,7 +77,7 @@ function check(s: Session, img: string): void {
   });
   expect(cat.toString()).toBe("written-by-linux\n");
   // Batching: never more interrupts than kicks... per request at most one.
-  expect(s.stats.interrupts).toBeLessThanOrEqual(s.stats.requests);
+  expect(s.counters.interrupts).toBeLessThanOrEqual(s.counters.requests);
 }
 
 function md5(b: Buffer): string {
@@ -135,11 +86,7 @@ function md5(b: Buffer): string {
 
 describe.skipIf(SKIP_LINUX || !E2FS)("Linux mounts an ext2 image on virtio-blk", () => {
   beforeAll(async () => {
-    const dir = await linuxImageDir();
-    images = {
-      kernel: new Uint8Array(readFileSync(join(dir, "bzImage"))),
-      initrd: new Uint8Array(readFileSync(join(dir, "initramfs.cpio.gz"))),
-    };
+    images = await loadLinuxImages();
     work = mkdtempSync(join(tmpdir(), "trapdoor-vblk-"));
     mkdirSync(join(work, "files", "sub"), { recursive: true });
     files["hello.txt"] = Buffer.from("hello from the host\n");
@@ -168,21 +115,27 @@ describe.skipIf(SKIP_LINUX || !E2FS)("Linux mounts an ext2 image on virtio-blk",
     { timeout: 300_000 },
     async () => {
       const img = makeImage("modern.img");
-      const s = await session(img, "modern", commands);
+      const s = await blkSession(images, img, commands, { transport: "modern" });
       check(s, img);
     },
   );
 
   it("transitional device, modern driver path", { timeout: 300_000 }, async () => {
     const img = makeImage("transitional.img");
-    const s = await session(img, "transitional", commands);
+    const s = await blkSession(images, img, commands, { transport: "transitional" });
     check(s, img);
     expect(s.legacy).toBe(false);
   });
 
   it("transitional device, legacy driver (virtio_pci.force_legacy=1)", { timeout: 300_000 }, async () => {
     const img = makeImage("legacy.img");
-    const s = await session(img, "transitional", commands, APPEND + " virtio_pci.force_legacy=1");
+    const s = await blkSession(
+      images,
+      img,
+      commands,
+      { transport: "transitional" },
+      APPEND + " virtio_pci.force_legacy=1",
+    );
     check(s, img);
     expect(s.legacy).toBe(true);
   });

@@ -2,7 +2,10 @@
 export interface BlkCounters {
   reads: number;
   writes: number;
+  /** FLUSH requests. */
   flushes: number;
+  /** Backend flushes (fsync): FLUSH requests and writethrough writes. */
+  backendFlushes: number;
   getIds: number;
   discards: number;
   writeZeroes: number;
@@ -24,6 +27,7 @@ export function newBlkCounters(): BlkCounters {
     reads: 0,
     writes: 0,
     flushes: 0,
+    backendFlushes: 0,
     getIds: 0,
     discards: 0,
     writeZeroes: 0,

@@ -442,6 +442,7 @@ export class VirtioBlk extends VirtioPciDevice {
   private flush(): number {
     try {
       this.backend.flush();
+      this.blkCounters.backendFlushes++;
       return VIRTIO_BLK_S_OK;
     } catch {
       return VIRTIO_BLK_S_IOERR;
