@@ -94,12 +94,13 @@ describe.skipIf(SKIP_LINUX)(
         const img = patternImage("faults.img");
         const BAD = "dd if=/dev/vda of=/dev/null bs=4096 skip=1000 count=1; echo rc=$?";
         const GOOD = "dd if=/dev/vda of=/dev/null bs=4096 count=64 2>/dev/null; echo rc=$?";
-        const s = await blkSession(images, img, [BAD, GOOD], {
+        const drive = {
           faults: [
             { kind: "read-error", first: 8000, last: 8007 },
             { kind: "delay", microseconds: 200 },
-          ],
-        });
+          ] as const,
+        };
+        const s = await blkSession(images, img, [BAD, GOOD], drive);
         expect(s.outcome).toEqual({ kind: "halted", interruptsEnabled: false });
         expect(s.diagnostics).toEqual([]);
         const bad = answer(s.output, BAD);
@@ -113,6 +114,11 @@ describe.skipIf(SKIP_LINUX)(
         // Every request went through the asynchronous path and was published after its delay.
         expect(s.counters.asyncCompletions).toBe(s.counters.requests);
         expect(s.faults.filter((f) => f.rule === "delay:200us")).toHaveLength(s.counters.requests);
+        // Deterministic: a second run gives the same console, counters and fault events.
+        const again = await blkSession(images, patternImage("faults2.img"), [BAD, GOOD], drive);
+        expect(again.output).toBe(s.output);
+        expect(again.counters).toEqual(s.counters);
+        expect(again.faults).toEqual(s.faults);
       },
     );
   },
