@@ -16,6 +16,8 @@ import {
   VIRTIO_BLK_T_WRITE_ZEROES,
   VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP as UNMAP,
 } from "../src/virtio/blk.js";
+import { MemoryDisk } from "../src/disk/memory-disk.js";
+import { DEFAULT_RANGE_LIMITS, DEFAULT_TOPOLOGY, VirtioBlk } from "../src/virtio/blk.js";
 import { BUF, setupBlk } from "./helpers/virtio-blk-driver.js";
 
 const CFG = 0x2000; // device config in BAR4
@@ -40,6 +42,18 @@ describe("virtio-blk config space (§5.2.4)", () => {
     expect(t.r(CFG + 33, 1)).toBe(0); // unused0 MUST be 0
     expect([t.r(CFG + 36, 4), t.r(CFG + 40, 4), t.r(CFG + 44, 4)]).toEqual([8192, 32, 8]);
     expect([t.r(CFG + 48, 4), t.r(CFG + 52, 4), t.r(CFG + 56, 1)]).toEqual([8192, 32, 0]);
+  });
+});
+
+describe("virtio-blk options", () => {
+  it("refuses topology and range limits that do not fit their config fields", () => {
+    const base = { backend: new MemoryDisk(4096), ram: new Uint8Array(1 << 20) };
+    expect(() => new VirtioBlk({ ...base, topology: { ...DEFAULT_TOPOLOGY, minIoSize: 0x10000 } })).toThrow(
+      /does not fit struct virtio_blk_topology/,
+    );
+    expect(
+      () => new VirtioBlk({ ...base, rangeLimits: { ...DEFAULT_RANGE_LIMITS, maxDiscardSeg: 0 } }),
+    ).toThrow(/range limits .* are out of range/);
   });
 });
 

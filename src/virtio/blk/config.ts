@@ -95,6 +95,20 @@ export function checkTopology(t: BlkTopology): void {
   }
 }
 
+/** Throw a RangeError unless the limits fit their le32 fields; at most 4096 ranges per request. */
+export function checkRangeLimits(l: BlkRangeLimits): void {
+  const fits = (v: number, min: number, max: number) => Number.isInteger(v) && v >= min && v <= max;
+  if (
+    !fits(l.maxDiscardSectors, 1, 0xffffffff) ||
+    !fits(l.maxWriteZeroesSectors, 1, 0xffffffff) ||
+    !fits(l.discardSectorAlignment, 0, 0xffffffff) ||
+    !fits(l.maxDiscardSeg, 1, 4096) ||
+    !fits(l.maxWriteZeroesSeg, 1, 4096)
+  ) {
+    throw new RangeError(`virtio-blk range limits ${JSON.stringify(l)} are out of range`);
+  }
+}
+
 /** The device config bytes for a disk of `bytes` bytes with `segMax` data segments per request. */
 export function buildBlkConfig(
   bytes: number,

@@ -28,6 +28,7 @@ import { diskToWritable, gatherReadable, readableToDisk, scatterWritable, writeS
 import {
   BLK_CFG_WRITEBACK,
   buildBlkConfig,
+  checkRangeLimits,
   checkTopology,
   DEFAULT_RANGE_LIMITS,
   DEFAULT_TOPOLOGY,
@@ -182,6 +183,7 @@ export class VirtioBlk extends VirtioPciDevice {
     const topology = o.topology ?? DEFAULT_TOPOLOGY;
     checkTopology(topology);
     this.limits = o.rangeLimits ?? DEFAULT_RANGE_LIMITS;
+    checkRangeLimits(this.limits);
     // seg_max: header and status take two descriptors.
     this.deviceConfig = buildBlkConfig(o.backend.size, queueSize - 2, topology, this.limits);
     this.rangeBytes = new Uint8Array(16 * Math.max(this.limits.maxDiscardSeg, this.limits.maxWriteZeroesSeg));
@@ -291,7 +293,7 @@ export class VirtioBlk extends VirtioPciDevice {
           written = scatterWritable(
             this.ram,
             q,
-            this.serial.subarray(0, Math.min(r.dataIn, 20)),
+            this.serial.subarray(0, Math.min(r.dataIn, VIRTIO_BLK_ID_BYTES)),
             this.onGuestWrite,
           );
           this.blkCounters.getIds++;
