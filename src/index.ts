@@ -14,9 +14,9 @@ export {
 export type { DriveOptions, MachineOptions, RunOptions, RunOutcome } from "./machine.js";
 export { MemoryDisk, SECTOR_SIZE } from "./disk/index.js";
 export type { DiskBackend } from "./disk/index.js";
-export { VirtioBlk } from "./virtio/blk.js";
-export type { VirtioBlkOptions } from "./virtio/blk.js";
-export { VirtioPciDevice } from "./virtio/pci.js";
+export { VirtioBlk, parseFaultRule } from "./virtio/blk.js";
+export type { BlkFaultEvent, BlkFaultRule, VirtioBlkOptions } from "./virtio/blk.js";
+export { REQUEST_PENDING, VirtioPciDevice } from "./virtio/pci.js";
 export type { VirtioCheckMode, VirtioDiagnostic, VirtioPciState } from "./virtio/pci.js";
 export { SplitQueue } from "./virtio/split-queue.js";
 export { Core, compileCore, defaultCoreUrl, GPR_NAMES, SEG_NAMES } from "./core/core.js";

@@ -15,7 +15,7 @@ import { OutputBuffer } from "./output-buffer.js";
 import { HostClock, InstructionClock } from "./clock.js";
 import { PcPlatform } from "./platform/pc.js";
 import type { DiskBackend } from "./disk/backend.js";
-import { VirtioBlk } from "./virtio/blk.js";
+import { VirtioBlk, type BlkFaultEvent, type BlkFaultRule } from "./virtio/blk.js";
 import type { VirtioCheckMode, VirtioDiagnostic } from "./virtio/pci.js";
 import { PiixIde, type IdeDiagnostic } from "./ide/piix-ide.js";
 
@@ -40,6 +40,13 @@ export interface DriveOptions {
   ring?: { indirect?: boolean; eventIdx?: boolean };
   /** virtio only: each driver mistake the device detects (IDE: MachineOptions.onIdeDiagnostic). */
   onDiagnostic?: (d: VirtioDiagnostic) => void;
+  /**
+   * Fault injection (src/virtio/blk/faults.ts): fail reads or writes of sector ranges with IOERR,
+   * delay completions by guest time, drop the interrupt for request N. Deterministic.
+   */
+  faults?: readonly BlkFaultRule[];
+  /** Each fault injected. */
+  onFault?: (e: BlkFaultEvent) => void;
 }
 
 /** How a Machine is put together. */
@@ -224,10 +231,15 @@ export class Machine {
           mode: d.mode,
           ring: d.ring,
           onDiagnostic: d.onDiagnostic,
+          faults: d.faults,
+          onFault: d.onFault,
+          clock: this.clock,
+          onSchedule: () => core.requestStop(),
           // DMA into guest RAM from inside a trap: decoded instructions there must be dropped.
           onGuestWrite: (addr, len) => core.invalidateCode(addr, len),
         });
         this.platform.pci.add(dev);
+        this.platform.addTimed(dev); // delayed completions wake a halted guest on time
         return dev;
       });
     const ideDrives = drives.filter((d) => d.interface === "ide");

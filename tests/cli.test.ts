@@ -100,6 +100,10 @@ describe("trapdoor run", () => {
       [["run", "--kernel", HELLO, "--memory", "1M"], /at least 2 MiB/],
       [["run", "--kernel", HELLO, "--timeout", "soon"], /--timeout wants a positive number/],
       [["run", "--kernel", HELLO, "--timeout=-1"], /--timeout wants a positive number/],
+      [
+        ["run", "--kernel", HELLO, "--drive", "file=x.img,if=virtio,fault=read-error:9-3"],
+        /--drive: fault read-error:9-3: first sector 9 is after last sector 3/,
+      ],
       [["frobnicate"], /unknown command "frobnicate"/],
     ];
     for (const [args, message] of cases) {

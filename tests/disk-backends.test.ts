@@ -45,6 +45,40 @@ describe("FileDisk", () => {
   });
 });
 
+describe("discard and writeZeroes", () => {
+  it("FileDisk zeroes in place (more than one 64 KiB chunk), keeps the size, refuses ranges past the end", () => {
+    const path = join(dir, "z.img");
+    writeFileSync(path, new Uint8Array(256 * 1024).fill(0x11));
+    const d = new FileDisk(path);
+    d.writeZeroes(512, 100 * 1024);
+    d.discard(200 * 1024, 1024);
+    expect(() => d.writeZeroes(255 * 1024, 2048)).toThrow(RangeError);
+    expect(() => d.discard(256 * 1024, 512)).toThrow(RangeError);
+    d.close();
+    const after = readFileSync(path);
+    expect(after.length).toBe(256 * 1024);
+    expect(after[511]).toBe(0x11);
+    expect(after.subarray(512, 512 + 100 * 1024).every((b) => b === 0)).toBe(true);
+    expect(after[512 + 100 * 1024]).toBe(0x11);
+    expect(after.subarray(200 * 1024, 201 * 1024).every((b) => b === 0)).toBe(true);
+    expect(after[255 * 1024]).toBe(0x11); // the refused range was not touched
+    const ro = new FileDisk(path, { readOnly: true });
+    expect(() => ro.writeZeroes(0, 512)).toThrow(/read-only/);
+    ro.close();
+  });
+
+  it("MemoryDisk fills the range with zeros and refuses read-only or out-of-range requests", () => {
+    const d = new MemoryDisk(new Uint8Array(2048).fill(7));
+    d.writeZeroes(512, 512);
+    d.discard(1536, 512);
+    expect(Array.from(d.bytes.subarray(510, 514))).toEqual([7, 7, 0, 0]);
+    expect(Array.from(d.bytes.subarray(1022, 1026))).toEqual([0, 0, 7, 7]);
+    expect(d.bytes[2047]).toBe(0);
+    expect(() => d.writeZeroes(2000, 512)).toThrow(RangeError);
+    expect(() => new MemoryDisk(512, { readOnly: true }).discard(0, 512)).toThrow(/read-only/);
+  });
+});
+
 describe("MemoryDisk", () => {
   it("holds bytes, refuses out-of-range and read-only writes, counts flushes", () => {
     const d = new MemoryDisk(2048);
@@ -67,12 +101,14 @@ describe("--drive parsing (QEMU syntax)", () => {
       interface: "virtio",
       readOnly: false,
       transport: "modern",
+      faults: [],
     });
     expect(parseDrive("if=virtio,file=x,,y.img,readonly=on,transport=transitional")).toEqual({
       file: "x,y.img",
       interface: "virtio",
       readOnly: true,
       transport: "transitional",
+      faults: [],
     });
     expect(parseDrive("file=d.img,if=ide,readonly=on")).toMatchObject({
       file: "d.img",

@@ -1,10 +1,8 @@
 // virtio-blk on the modern virtio-pci transport, driven register by register like a driver
 // (virtio 1.2 §3.1.1, §4.1.4, §5.2), over a MemoryDisk.
 import { describe, expect, it } from "vitest";
-import { MemoryDisk } from "../src/disk/memory-disk.js";
-import { PCI_COMMAND, PCI_COMMAND_MASTER, PCI_STATUS_INTERRUPT } from "../src/pci/config-space.js";
+import { PCI_STATUS_INTERRUPT } from "../src/pci/config-space.js";
 import {
-  VirtioBlk,
   VIRTIO_BLK_S_IOERR,
   VIRTIO_BLK_S_OK,
   VIRTIO_BLK_S_UNSUPP,
@@ -13,99 +11,7 @@ import {
   VIRTIO_BLK_T_IN,
   VIRTIO_BLK_T_OUT,
 } from "../src/virtio/blk.js";
-import type { IoDevice } from "../src/bus/device.js";
-import { idleCore, ramView } from "./helpers/core-ram.js";
-
-// One core for the file (each device takes one of its virtqueue slots); RAM is cleared per setup.
-const RAM = (await idleCore(1 << 20)).ram;
-
-const DESC = 0x1000,
-  AVAIL = 0x2000,
-  USED = 0x3000,
-  BUF = 0x10000;
-
-function setup(opts: { readOnly?: boolean; mode?: "strict" | "lenient"; features?: [number, number] } = {}) {
-  const ram = RAM.fill(0);
-  const v = ramView(ram);
-  const disk = new MemoryDisk(64 * 1024);
-  disk.bytes.forEach((_, i) => (disk.bytes[i] = (i * 7 + (i >> 9)) & 0xff));
-  const dev = new VirtioBlk({ backend: disk, ram, readOnly: opts.readOnly, mode: opts.mode, queueSize: 16 });
-  dev.config.set16(PCI_COMMAND, PCI_COMMAND_MASTER);
-  const bar = dev.bars[4]!.device as IoDevice;
-  const w = (off: number, width: 1 | 2 | 4, val: number) => bar.write(off, width, val);
-  const r = (off: number, width: 1 | 2 | 4) => bar.read(off, width);
-  // §3.1.1 initialisation
-  w(0x14, 1, 0);
-  w(0x14, 1, 1);
-  w(0x14, 1, 3);
-  w(0x00, 4, 0);
-  const f0 = r(0x04, 4);
-  w(0x00, 4, 1);
-  const f1 = r(0x04, 4);
-  w(0x08, 4, 0);
-  w(0x0c, 4, opts.features?.[0] ?? f0);
-  w(0x08, 4, 1);
-  w(0x0c, 4, opts.features?.[1] ?? f1);
-  w(0x14, 1, 0xb);
-  const featuresOk = (r(0x14, 1) & 8) !== 0;
-  w(0x16, 2, 0);
-  w(0x18, 2, 16);
-  w(0x20, 4, DESC);
-  w(0x24, 4, 0);
-  w(0x28, 4, AVAIL);
-  w(0x2c, 4, 0);
-  w(0x30, 4, USED);
-  w(0x34, 4, 0);
-  w(0x1c, 2, 1);
-  w(0x14, 1, 0xf);
-  let availIdx = 0;
-  let next = 0;
-  const desc = (addr: number, len: number, flags: number, nxt: number) => {
-    const i = next++ % 16;
-    v.setUint32(DESC + 16 * i, addr, true);
-    v.setUint32(DESC + 16 * i + 4, 0, true);
-    v.setUint32(DESC + 16 * i + 8, len, true);
-    v.setUint16(DESC + 16 * i + 12, flags, true);
-    v.setUint16(DESC + 16 * i + 14, nxt, true);
-    return i;
-  };
-  /** Queue a request: header, data (dir by type), status; returns [head, statusAddr]. */
-  const request = (type: number, sector: number, dataLen: number, dataAt: number, dataWritable?: boolean) => {
-    const hdr = BUF + 0x8000 + (next % 16) * 32;
-    v.setUint32(hdr, type, true);
-    v.setUint32(hdr + 4, 0, true);
-    v.setUint32(hdr + 8, sector, true);
-    v.setUint32(hdr + 12, 0, true);
-    const status = hdr + 16;
-    ram[status] = 0xff;
-    const h = next % 16;
-    const writable = dataWritable ?? (type === VIRTIO_BLK_T_IN || type === VIRTIO_BLK_T_GET_ID);
-    if (dataLen > 0) {
-      desc(hdr, 16, 1, (h + 1) % 16);
-      desc(dataAt, dataLen, 1 | (writable ? 2 : 0), (h + 2) % 16);
-    } else desc(hdr, 16, 1, (h + 1) % 16);
-    desc(status, 1, 2, 0);
-    v.setUint16(AVAIL + 4 + 2 * (availIdx % 16), h, true);
-    availIdx++;
-    v.setUint16(AVAIL + 2, availIdx, true);
-    return { head: h, status };
-  };
-  const kick = () => w(0x3000, 2, 0);
-  const isr = () => r(0x1000, 1);
-  return {
-    ram,
-    v,
-    disk,
-    dev,
-    w,
-    r,
-    request,
-    kick,
-    isr,
-    featuresOk,
-    usedIdx: () => v.getUint16(USED + 2, true),
-  };
-}
+import { AVAIL, BUF, DESC, setupBlk as setup, USED } from "./helpers/virtio-blk-driver.js";
 
 describe("virtio-blk over modern virtio-pci", () => {
   it("identifies as 1AF4:1042 (rev 1) with class 0x018000 and the virtio capabilities", () => {

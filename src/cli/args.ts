@@ -4,6 +4,7 @@
 import { parseArgs } from "node:util";
 import { parseMemorySize } from "../memory-size.js";
 import { decodeEscapes, type ExpectStep } from "./expect-script.js";
+import { parseFaultRule, type BlkFaultRule } from "../virtio/blk/faults.js";
 import {
   EXIT_USAGE,
   EXIT_TIMEOUT,
@@ -33,9 +34,14 @@ options:
   --debugcon-port N     the debug console's I/O port (default 0xe9)
   -m, --memory SIZE     guest RAM, e.g. 64M, 512M, 1G (default 64M)          (QEMU: -m)
   --drive SPEC          a disk: file=IMG,if=virtio|ide[,readonly=on|off]
-                        [,transport=modern|transitional] (virtio only); repeatable.
-                        virtio: the first is Linux's /dev/vda; ide: PIIX3 IDE, the
-                        first is the primary master, /dev/sda (up to 4) (QEMU: -drive)
+                        [,transport=modern|transitional][,fault=RULE]... (transport
+                        and fault: virtio only); repeatable. virtio: the first is
+                        Linux's /dev/vda; ide: PIIX3 IDE, the first is the primary
+                        master, /dev/sda (up to 4)                           (QEMU: -drive)
+                        fault rules (repeatable, deterministic): read-error:A-B,
+                        write-error:A-B (sectors A..B fail with IOERR), delay:N[us|ms]
+                        (completions N µs of guest time late), drop-irq:N (no
+                        interrupt for request N)
   --timeout SECONDS     stop the guest after this much host time
   --stats FILE.json     write the trap counters to FILE.json at the end
   --success-code N      exit 0 when the guest's debug-exit code is N
@@ -70,6 +76,8 @@ export interface DriveArgs {
   interface: "virtio" | "ide";
   readOnly: boolean;
   transport: "modern" | "transitional";
+  /** fault=RULE keys, in order. */
+  faults: BlkFaultRule[];
 }
 
 export interface RunArgs {
@@ -218,7 +226,8 @@ function parsePort(text: string): number | undefined {
 /**
  * QEMU's -drive syntax, the subset we support: `file=IMG,if=virtio|ide[,readonly=on|off]
  * [,transport=modern|transitional]` (transport with if=virtio only; a comma inside a value is
- * written twice, as in QEMU).
+ * written twice, as in QEMU), plus our `fault=RULE` (virtio only, repeatable; rules in
+ * src/virtio/blk/faults.ts).
  */
 export function parseDrive(spec: string): DriveArgs {
   const parts: string[] = [];
@@ -239,13 +248,14 @@ export function parseDrive(spec: string): DriveArgs {
   let readOnly = false;
   let transport: "modern" | "transitional" = "modern";
   let iface: "virtio" | "ide" = "virtio";
+  const faults: BlkFaultRule[] = [];
   const seen = new Set<string>();
   for (const part of parts) {
     const eq = part.indexOf("=");
     if (eq <= 0) throw new UsageError(`--drive: "${part}" is not KEY=VALUE (in "${spec}")`);
     const key = part.slice(0, eq);
     const value = part.slice(eq + 1);
-    if (seen.has(key)) throw new UsageError(`--drive: ${key}= given twice (in "${spec}")`);
+    if (seen.has(key) && key !== "fault") throw new UsageError(`--drive: ${key}= given twice (in "${spec}")`);
     seen.add(key);
     switch (key) {
       case "file":
@@ -267,13 +277,24 @@ export function parseDrive(spec: string): DriveArgs {
           throw new UsageError(`--drive: transport wants modern or transitional, got "${value}"`);
         transport = value;
         break;
+      case "fault":
+        try {
+          faults.push(parseFaultRule(value));
+        } catch (e) {
+          throw new UsageError(`--drive: ${(e as Error).message}`);
+        }
+        if (faults.filter((f) => f.kind === "delay").length > 1)
+          throw new UsageError(`--drive: at most one delay fault per drive (in "${spec}")`);
+        break;
       default:
-        throw new UsageError(`--drive: unknown key "${key}" (known: file, if, readonly, transport)`);
+        throw new UsageError(`--drive: unknown key "${key}" (known: file, if, readonly, transport, fault)`);
     }
   }
   if (file === undefined) throw new UsageError(`--drive: file=IMG is required (in "${spec}")`);
   if (!seen.has("if")) throw new UsageError(`--drive: if=virtio or if=ide is required (in "${spec}")`);
   if (iface === "ide" && seen.has("transport"))
     throw new UsageError(`--drive: transport= applies to if=virtio only (in "${spec}")`);
-  return { file, interface: iface, readOnly, transport };
+  if (iface === "ide" && faults.length > 0)
+    throw new UsageError(`--drive: fault= applies to if=virtio only (in "${spec}")`);
+  return { file, interface: iface, readOnly, transport, faults };
 }

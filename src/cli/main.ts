@@ -155,6 +155,8 @@ async function runMachine(
         readOnly: args.drives[i]!.readOnly,
         onDiagnostic: (d) =>
           process.stderr.write(`trapdoor: ${d.device}: virtio ${d.section} [${d.check}]: ${d.message}\n`),
+        faults: args.drives[i]!.faults,
+        onFault: (f) => process.stderr.write(`trapdoor: ${f.device}: fault ${f.rule}: ${f.message}\n`),
       })),
       onIdeDiagnostic: (d) => process.stderr.write(`trapdoor: ${d.where}: ${d.message}\n`),
     });

@@ -7,8 +7,8 @@
  *
  * The interface is synchronous for now: `read`/`write` have completed (in the host's page cache,
  * for a file) when they return, and `flush` makes every completed write durable. Asynchronous
- * completions (a browser `File`, OPFS, or Node's thread pool) come later behind the same device:
- * the device will then complete requests, and interrupt, when the backend reports them done.
+ * backends (a browser `File`, OPFS, or Node's thread pool) come later behind the same device: the
+ * virtio transport already lets a device complete requests later (`VirtioPciDevice.complete`).
  *
  * Backends never grow or shrink: an access that does not lie entirely inside [0, size) throws a
  * RangeError without touching anything, and the device answers the guest with IOERR.
@@ -24,6 +24,17 @@ export interface DiskBackend {
   write(offset: number, from: Uint8Array): void;
   /** Make every completed write durable (fsync for a file). */
   flush(): void;
+  /**
+   * The guest no longer needs [offset, offset + length) (virtio-blk DISCARD, virtio 1.2 §5.2.6):
+   * the backend may deallocate it; later reads of it return unspecified data. Throws if read-only.
+   * Optional: without it the device skips the deallocation, which the spec allows ("MAY").
+   */
+  discard?(offset: number, length: number): void;
+  /**
+   * Zero [offset, offset + length) in place (virtio-blk WRITE_ZEROES: reads MUST return zeroes
+   * afterwards). Throws if read-only. Optional: without it the device writes zero buffers.
+   */
+  writeZeroes?(offset: number, length: number): void;
   /** Release the backend (closes the file). Further accesses throw. */
   close(): void;
 }

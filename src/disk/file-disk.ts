@@ -1,6 +1,9 @@
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
 import { checkRange, SECTOR_SIZE, type DiskBackend } from "./backend.js";
 
+/** Zero bytes written per writeSync by writeZeroes. */
+const ZERO_CHUNK = new Uint8Array(64 * 1024);
+
 /**
  * A disk image file (Node only), opened read/write ("r+") or read-only ("r"). Data moves with
  * readSync/writeSync directly between the file and the given view (a view of guest RAM: no
@@ -52,6 +55,23 @@ export class FileDisk implements DiskBackend {
     while (done < from.length) {
       done += writeSync(fd, from, done, from.length - done, offset + done);
     }
+  }
+
+  /** WRITE_ZEROES: zeros written in place, ZERO_CHUNK bytes at a time; the file keeps its size. */
+  writeZeroes(offset: number, length: number): void {
+    this.open(offset, length);
+    if (this.readOnly) throw new Error(`${this.path}: opened read-only`);
+    for (let done = 0; done < length; done += ZERO_CHUNK.length) {
+      this.write(offset + done, ZERO_CHUNK.subarray(0, Math.min(ZERO_CHUNK.length, length - done)));
+    }
+  }
+
+  /**
+   * DISCARD: Node has no portable hole punching (fallocate), so the range is zeroed in place, which
+   * the spec allows (the device "MAY deallocate") and keeps later reads deterministic.
+   */
+  discard(offset: number, length: number): void {
+    this.writeZeroes(offset, length);
   }
 
   flush(): void {

@@ -31,6 +31,18 @@ export class MemoryDisk implements DiskBackend {
     this.bytes.set(from, offset);
   }
 
+  /** WRITE_ZEROES: fill the range with zeros. */
+  writeZeroes(offset: number, length: number): void {
+    this.check(offset, length);
+    if (this.readOnly) throw new Error("memory disk: read-only");
+    this.bytes.fill(0, offset, offset + length);
+  }
+
+  /** DISCARD: zero the range (deallocation has no meaning for a buffer; zeros keep reads deterministic). */
+  discard(offset: number, length: number): void {
+    this.writeZeroes(offset, length);
+  }
+
   flush(): void {
     if (this.closed) throw new Error("memory disk: closed");
     this.flushes++;

@@ -47,7 +47,7 @@ export class PcPlatform {
   readonly kbc: I8042;
   readonly pci: PciBus;
   /** Devices with timed events, in the order the machine advances them. */
-  readonly timed: readonly TimedDevice[];
+  private readonly timed: TimedDevice[];
 
   constructor(o: PcPlatformOptions) {
     const pio = o.pio;
@@ -84,6 +84,11 @@ export class PcPlatform {
     this.pic.setElcr(0, r.elcr & 0xff);
     this.pic.setElcr(1, (r.elcr >>> 8) & 0xff);
     return r;
+  }
+
+  /** Add a device with timed events (e.g. a drive delaying its completions), advanced after the chipset. */
+  addTimed(device: TimedDevice): void {
+    this.timed.push(device);
   }
 
   /** The earliest deadline of any timed device (guest ns), or Infinity. */

@@ -1,4 +1,5 @@
 import type { AccessWidth, IoDevice } from "../bus/device.js";
+import type { TimedDevice } from "../clock.js";
 import { PCI_CAP_ID_VNDR, PCI_COMMAND_MASTER } from "../pci/config-space.js";
 import { PciDevice, type PciBar, type PciDeviceState } from "../pci/pci-device.js";
 import {
@@ -59,7 +60,18 @@ import { SplitQueue, VQ_OK, VQ_STATUS_TEXT, type SplitQueueState } from "./split
  * DEVICE_NEEDS_RESET, raises a config interrupt if DRIVER_OK was set and stops the queue until
  * reset (QEMU's model); in "lenient" mode the bad chain is returned with used length 0 and the queue
  * goes on.
+ *
+ * Completions may be asynchronous: a device's handleRequest may answer REQUEST_PENDING and call
+ * `complete` later, in any order (§2.7.14: "the device MAY use buffers out of order"). Completions
+ * are batched until the next host step (`advance`, which the machine calls around every slice):
+ * then their used elements are written and used.idx is published once, with at most one interrupt
+ * (§2.7.8.2: the used element before the index). A device writes a request's data and status byte
+ * to guest RAM before it calls `complete`, so the guest never sees a used entry before them. A
+ * reset drops requests in flight: their late completions are counted and never reach the ring.
  */
+
+/** handleRequest's answer for a request the device will `complete` later. */
+export const REQUEST_PENDING = -2;
 
 /** One thing the driver did wrong (or the device noticed). */
 export interface VirtioDiagnostic {
@@ -159,7 +171,7 @@ function hex(n: number): string {
  * A virtio PCI function. Device types extend it and implement `handleRequest` (one validated
  * chain), the device config bytes and `deviceReset`.
  */
-export abstract class VirtioPciDevice extends PciDevice {
+export abstract class VirtioPciDevice extends PciDevice implements TimedDevice {
   readonly transport: "modern" | "transitional";
   readonly deviceType: number;
   readonly mode: VirtioCheckMode;
@@ -169,8 +181,22 @@ export abstract class VirtioPciDevice extends PciDevice {
   /** Every diagnostic so far (the first VIRTIO_DIAGNOSTICS_KEPT) and the total count. */
   readonly diagnostics: VirtioDiagnostic[] = [];
   diagnosticCount = 0;
-  /** Counters for statistics: kicks, chains processed, interrupts raised. */
-  readonly counters = { kicks: 0, requests: 0, interrupts: 0, publishes: 0, legacyAccesses: 0 };
+  /**
+   * Counters for statistics: kicks, chains processed, interrupts raised, used.idx publishes,
+   * asynchronous completions, late ones dropped after a reset, interrupts a device suppressed.
+   */
+  readonly counters = {
+    kicks: 0,
+    requests: 0,
+    interrupts: 0,
+    publishes: 0,
+    legacyAccesses: 0,
+    asyncCompletions: 0,
+    lateCompletions: 0,
+    suppressedInterrupts: 0,
+  };
+  /** Incremented by every reset; a pending request's completion must carry the epoch it began in. */
+  resetEpoch = 0;
 
   // ---- transport state (plain fields: saveVirtioState) ----
   status = 0;
@@ -189,6 +215,14 @@ export abstract class VirtioPciDevice extends PciDevice {
   protected readonly onGuestWrite: (addr: number, len: number) => void;
   /** Offset of the PCI_CFG capability in config space. */
   private readonly pciCfgCap: number;
+  /** Per queue, 1 for each head whose request is pending (REQUEST_PENDING, not yet completed). */
+  private readonly inFlight: Uint8Array[] = [];
+  /** Completions since the last publish: queue, head, used length. */
+  private readonly completions: { qi: number; head: number; len: number }[] = [];
+  /** Scratch: queues with used elements to publish in this batch. */
+  private readonly touched: Uint8Array;
+  /** The device asked that the next batch raise no interrupt (fault injection). */
+  protected suppressNextInterrupt = false;
 
   constructor(o: VirtioPciOptions) {
     const transitional = o.transport === "transitional";
@@ -231,7 +265,11 @@ export abstract class VirtioPciDevice extends PciDevice {
     this.onDiagnostic = o.onDiagnostic;
     this.onGuestWrite = o.onGuestWrite ?? (() => {});
     this.queues = [];
-    for (let i = 0; i < o.numQueues; i++) this.queues.push(new SplitQueue(o.ram, o.maxQueueSize));
+    for (let i = 0; i < o.numQueues; i++) {
+      this.queues.push(new SplitQueue(o.ram, o.maxQueueSize));
+      this.inFlight.push(new Uint8Array(o.maxQueueSize));
+    }
+    this.touched = new Uint8Array(o.numQueues);
     let lo = o.deviceFeatures.lo;
     if (o.ring?.indirect ?? true) lo |= 1 << VIRTIO_F_INDIRECT_DESC;
     if (o.ring?.eventIdx ?? true) lo |= 1 << VIRTIO_F_EVENT_IDX;
@@ -294,12 +332,48 @@ export abstract class VirtioPciDevice extends PciDevice {
   }
   /**
    * Handle one validated chain (segments in queue's scratch). Return the used length (bytes
-   * written to device-writable buffers), or -1 if the request was malformed in a way that breaks
-   * the queue (the device reported it; strict mode then stops the queue).
+   * written to device-writable buffers), -1 if the request was malformed in a way that breaks
+   * the queue (the device reported it; strict mode then stops the queue), or REQUEST_PENDING if
+   * the device will call `complete` for it later (the scratch segments are only valid now).
    */
   protected abstract handleRequest(queue: SplitQueue, queueIndex: number, head: number): number;
   /** Device-type state back to its reset values. */
   protected deviceReset(): void {}
+  /** Hook: a batch was published with suppressNextInterrupt set; `due` says if an interrupt was due. */
+  protected interruptSuppressed(_due: boolean): void {}
+
+  // ---- asynchronous completions ----
+
+  /**
+   * A pending request is done: its data and status byte are already in guest RAM. `epoch` is the
+   * resetEpoch when the request was taken; a completion from before a reset, or for a head that is
+   * not pending, is dropped and counted (lateCompletions). Published at the next host step.
+   */
+  complete(qi: number, head: number, usedLen: number, epoch: number): void {
+    const flight = this.inFlight[qi];
+    if (epoch !== this.resetEpoch || flight === undefined || flight[head] !== 1) {
+      this.counters.lateCompletions++;
+      return;
+    }
+    flight[head] = 0;
+    this.counters.asyncCompletions++;
+    this.completions.push({ qi, head, len: usedLen });
+  }
+
+  /** Publish the completions batched so far: one used.idx write per queue, at most one interrupt. */
+  flushCompletions(): void {
+    if (this.completions.length > 0) this.publishBatch();
+  }
+
+  /** Guest time of the device's next timed event (none in the transport itself). */
+  nextDeadline(): number {
+    return Infinity;
+  }
+
+  /** A host step: publish what completed since the last one. */
+  advance(_now: number): void {
+    this.flushCompletions();
+  }
 
   // ---- diagnostics ----
 
@@ -396,6 +470,12 @@ export abstract class VirtioPciDevice extends PciDevice {
     this.isr = 0;
     this.legacy = false;
     for (const q of this.queues) q.reset();
+    // §2.4: requests in flight are abandoned; their completions, late or already batched, are dropped.
+    this.resetEpoch++;
+    for (const f of this.inFlight) f.fill(0);
+    this.counters.lateCompletions += this.completions.length;
+    this.completions.length = 0;
+    this.suppressNextInterrupt = false;
     this.setIrq(false);
     this.deviceReset();
   }
@@ -526,7 +606,10 @@ export abstract class VirtioPciDevice extends PciDevice {
     this.processQueue(qi, q);
   }
 
-  /** Drain the available ring, then publish used.idx once and interrupt at most once (batching). */
+  /**
+   * Drain the available ring, then publish used.idx once (with any asynchronous completions
+   * batched so far) and interrupt at most once (batching).
+   */
   private processQueue(qi: number, q: SplitQueue): void {
     const n = q.pending();
     if (n < 0) {
@@ -542,8 +625,14 @@ export abstract class VirtioPciDevice extends PciDevice {
         if (head < q.size) q.pushUsed(head, 0);
         continue;
       }
+      // A head still in flight (pending here, or not yet published) was refused by the walk (VQ17).
+      const flight = this.inFlight[qi]!;
       this.counters.requests++;
       const len = this.handleRequest(q, qi, head);
+      if (len === REQUEST_PENDING) {
+        flight[head] = 1;
+        continue;
+      }
       if (len < 0 && this.mode === "strict") {
         q.broken = true;
         this.needsReset();
@@ -551,8 +640,40 @@ export abstract class VirtioPciDevice extends PciDevice {
       }
       q.pushUsed(head, Math.max(0, len));
     }
-    this.counters.publishes++;
-    if (q.publish()) this.raise(VIRTIO_ISR_QUEUE);
+    this.touched[qi] = 1;
+    this.publishBatch();
+  }
+
+  /**
+   * Write the batched used elements, publish used.idx of every queue touched (once each) and raise
+   * at most one interrupt for all of them, unless the device suppressed it.
+   */
+  private publishBatch(): void {
+    const touched = this.touched;
+    for (const c of this.completions) {
+      const q = this.queues[c.qi]!;
+      if (q.broken) {
+        this.counters.lateCompletions++; // the queue stopped (strict mode) until reset
+        continue;
+      }
+      q.pushUsed(c.head, c.len);
+      touched[c.qi] = 1;
+    }
+    this.completions.length = 0;
+    let due = false;
+    for (let i = 0; i < touched.length; i++) {
+      if (!touched[i]) continue;
+      touched[i] = 0;
+      this.counters.publishes++;
+      if (this.queues[i]!.publish()) due = true;
+    }
+    if (this.suppressNextInterrupt) {
+      this.suppressNextInterrupt = false;
+      if (due) this.counters.suppressedInterrupts++;
+      this.interruptSuppressed(due);
+      return;
+    }
+    if (due) this.raise(VIRTIO_ISR_QUEUE);
   }
 
   // ---- modern BAR (BAR4) ----
