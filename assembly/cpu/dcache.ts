@@ -660,23 +660,27 @@ export function execBlock(eip: u32, budget: i32): i32 {
   let lo = fetchLo;
   let hi = fetchHi;
   let host = fetchHost;
-  let gen = fetchGen;
+  // Tag and generation compared as one u64 (E_TAG low word, E_GEN high word).
+  let gen = (<u64>fetchGen) << 32;
+  // flagsSaved (flags.ts) stays false between instructions here: only the generic `alu`/`shift`
+  // paths and `step` can set it, and they clear it once their instruction has completed.
+  clearFlagsSaved();
   for (;;) {
     const h = host + eip;
     const ent = DCACHE + ((h & (DCACHE_ENTRIES - 1)) << 5);
-    if (load<u32>(ent + E_TAG) != h || load<u32>(ent + E_GEN) != gen) decodeInto(ent, h, eip);
+    if (load<u64>(ent + E_TAG) != (gen | (<u64>h))) decodeInto(ent, h, eip);
     const kind = <u32>load<u8>(ent + E_KIND);
-    clearFlagsSaved();
     if (kind == K_STEP) {
       if (PROFILING) countOpcode(0x1ff); // "through step" (0F FF is never a real instruction here)
       store<u32>(STATE_BASE + S_EIP, eip);
       step();
       if (faulted() || unimplemented) return done;
+      clearFlagsSaved();
       eip = load<u32>(STATE_BASE + S_EIP);
       lo = fetchLo;
       hi = fetchHi;
       host = fetchHost;
-      gen = fetchGen;
+      gen = (<u64>fetchGen) << 32;
     } else {
       if (PROFILING) countOpcode(load<u16>(PROFILE_ENTRY_OPS + (((ent - DCACHE) >> 5) << 1)));
       let next = eip + <u32>load<u8>(ent + E_LEN);
@@ -754,6 +758,8 @@ export function execBlock(eip: u32, budget: i32): i32 {
             <u32>load<u8>(ent + E_SEG),
             regGet(<u32>load<u8>(ent + E_SZ), load<u8>(ent + E_REG)),
           );
+          if (faulted()) return faultAt(eip, done);
+          clearFlagsSaved();
           break;
         case K_ALU_GE: {
           const s = rmGet(
@@ -764,10 +770,12 @@ export function execBlock(eip: u32, budget: i32): i32 {
           );
           if (faulted()) return faultAt(eip, done);
           aluReg(load<u8>(ent + E_AOP), <u32>load<u8>(ent + E_SZ), load<u8>(ent + E_REG), s);
+          clearFlagsSaved();
           break;
         }
         case K_ALU_AI:
           aluReg(load<u8>(ent + E_AOP), <u32>load<u8>(ent + E_SZ), EAX, load<u32>(ent + E_IMM));
+          clearFlagsSaved();
           break;
         case K_ALU_EI:
           aluRm(
@@ -777,6 +785,8 @@ export function execBlock(eip: u32, budget: i32): i32 {
             <u32>load<u8>(ent + E_SEG),
             load<u32>(ent + E_IMM),
           );
+          if (faulted()) return faultAt(eip, done);
+          clearFlagsSaved();
           break;
         case K_MOV_EG:
           rmSet(
@@ -786,6 +796,7 @@ export function execBlock(eip: u32, budget: i32): i32 {
             <u32>load<u8>(ent + E_SEG) == NO_MEM ? 0 : ea(ent),
             regGet(<u32>load<u8>(ent + E_SZ), load<u8>(ent + E_REG)),
           );
+          if (faulted()) return faultAt(eip, done);
           break;
         case K_MOV_GE: {
           const v = rmGet(
@@ -806,6 +817,7 @@ export function execBlock(eip: u32, budget: i32): i32 {
             <u32>load<u8>(ent + E_SEG) == NO_MEM ? 0 : ea(ent),
             load<u32>(ent + E_IMM),
           );
+          if (faulted()) return faultAt(eip, done);
           break;
         case K_MOV_RI:
           regSet(<u32>load<u8>(ent + E_SZ), load<u8>(ent + E_REG), load<u32>(ent + E_IMM));
@@ -849,7 +861,7 @@ export function execBlock(eip: u32, budget: i32): i32 {
           break;
         }
         case K_PUSH_R:
-          push32(reg32(load<u8>(ent + E_REG)));
+          if (!push32(reg32(load<u8>(ent + E_REG)))) return faultAt(eip, done);
           break;
         case K_POP_R: {
           const v = pop32();
@@ -858,7 +870,7 @@ export function execBlock(eip: u32, budget: i32): i32 {
           break;
         }
         case K_PUSH_I:
-          push32(load<u32>(ent + E_IMM));
+          if (!push32(load<u32>(ent + E_IMM))) return faultAt(eip, done);
           break;
         case K_TEST_EG: {
           const v = rmGet(
@@ -902,6 +914,8 @@ export function execBlock(eip: u32, budget: i32): i32 {
             off,
             shift(sop, <u32>load<u8>(ent + E_SZ), d, n),
           );
+          if (faulted()) return faultAt(eip, done);
+          clearFlagsSaved();
           break;
         }
         case K_MOVX: {
@@ -921,7 +935,7 @@ export function execBlock(eip: u32, budget: i32): i32 {
         default: // K_NOP
           break;
       }
-      if (faulted()) return faultAt(eip, done);
+      // Every handler above that can fault has returned through faultAt already.
       eip = next;
     }
     done++;
