@@ -179,6 +179,9 @@ const K_ALU_RM: u32 = 30; // reg op= [m]
 const K_ALU_RI: u32 = 31; // rm op= imm (E_RM dest)
 const K_ALU_MI: u32 = 32; // [m] op= imm
 const K_MOVZX8_RM: u32 = 33; // reg := zero-extended byte [m]
+// K_MOV_MR/K_MOV_RM whose address has no index register: [base + disp] (base may be ZERO_WORD).
+const K_MOV_MR_BD: u32 = 34;
+const K_MOV_RM_BD: u32 = 35;
 
 /** Address of a register's u32 in the state block. */
 function regAddr(r: u32): u32 {
@@ -442,9 +445,10 @@ function specialise(ent: u32, kind: u32, sz: u32): u32 {
   if (sz != 2) return kind;
   switch (kind) {
     case K_MOV_EG:
-      return mem ? K_MOV_MR : K_MOV_RR;
+      if (mem) return noIndex(ent) ? K_MOV_MR_BD : K_MOV_MR;
+      return K_MOV_RR;
     case K_MOV_GE:
-      if (mem) return K_MOV_RM;
+      if (mem) return noIndex(ent) ? K_MOV_RM_BD : K_MOV_RM;
       swapRegs(ent); // the destination goes to E_RM
       return K_MOV_RR;
     case K_ALU_EG:
@@ -465,6 +469,18 @@ function specialise(ent: u32, kind: u32, sz: u32): u32 {
     default:
       return kind;
   }
+}
+
+/** The entry's memory operand has no index register. */
+function noIndex(ent: u32): bool {
+  return load<u32>(ent + E_INDEX) == ZERO_WORD;
+}
+
+/** Effective address of a memory operand without an index: disp + [base]. */
+// @ts-ignore: decorator
+@inline
+function eaBD(ent: u32): u32 {
+  return load<u32>(ent + E_DISP) + load<u32>(load<u32>(ent + E_BASE));
 }
 
 /** Effective address of the entry's memory operand. */
@@ -697,6 +713,16 @@ export function execBlock(eip: u32, budget: i32): i32 {
         break;
       case K_MOV_RM: {
         const v = read32(<u32>load<u8>(ent + E_SEG), ea(ent));
+        if (faulted()) return faultAt(eip, done);
+        setReg32(load<u8>(ent + E_REG), v);
+        break;
+      }
+      case K_MOV_MR_BD:
+        write32(<u32>load<u8>(ent + E_SEG), eaBD(ent), reg32(load<u8>(ent + E_REG)));
+        if (faulted()) return faultAt(eip, done);
+        break;
+      case K_MOV_RM_BD: {
+        const v = read32(<u32>load<u8>(ent + E_SEG), eaBD(ent));
         if (faulted()) return faultAt(eip, done);
         setReg32(load<u8>(ent + E_REG), v);
         break;
