@@ -35,6 +35,13 @@ export const PROFILE_SLOTS: u32 = 512;
 /** Per segment register: u32 limit - 3, valid where the segment's bit in segFastRead/Write is set. */
 export const SEG_FAST: u32 = 0xa1000;
 /**
+ * Per segment register: u32 exclusive bound for the fast limit check of reads (SEG_FAST_READ)
+ * and writes (SEG_FAST_WRITE) of up to 4 bytes: limit - 2 where the segment's fast bit is set,
+ * else 0, which no offset passes.
+ */
+export const SEG_FAST_READ: u32 = SEG_FAST + 0x20;
+export const SEG_FAST_WRITE: u32 = SEG_FAST + 0x40;
+/**
  * Software TLB, direct-mapped by linear page number mod TLB_ENTRIES. Four tag arrays (kernel
  * read, kernel write, user read, user write, 16 KiB apart), each u32 = linear page | epoch, then
  * the host addend (host address - linear address) of the page, shared by the four tags.

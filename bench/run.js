@@ -5,9 +5,11 @@
 //   node bench/run.js [--runs N] [--core path.wasm ...] [--no-mix] [--only name]
 //
 // With several --core builds, runs are interleaved (A B A B ...) so that load from other processes
-// hits every build alike; compare builds only within one invocation.
+// hits every build alike; compare builds only within one invocation. "CPU ms" is the process's
+// CPU time per run and "on vCPU" the CPU it ran on: on the shared development VM the two vCPUs
+// differ by ~1.7x, so pin A/B comparisons with `taskset -c 0` (docs/performance.md).
 import { readFileSync, existsSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { Machine } from "../dist/index.js";
 
 const args = process.argv.slice(2);
@@ -26,6 +28,16 @@ const file = (p) => readFileSync(new URL(p, import.meta.url));
 const benchElf = file("../guest-images/bench/bench.elf");
 const benchExpected = file("../guest-images/bench/expected-qemu.txt").toString("latin1");
 const hello = file("../guest-images/hello/hello.elf");
+
+/** The CPU this process last ran on (Linux; the VM's two vCPUs differ in speed, see docs). */
+function currentCpu() {
+  try {
+    const stat = readFileSync("/proc/self/stat", "latin1");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[36]);
+  } catch {
+    return -1;
+  }
+}
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -66,24 +78,30 @@ async function measure(module, w) {
   const out = [];
   m.onSerialOutput((b) => out.push(Buffer.from(b)));
   m.loadMultiboot(w.image, { cmdline: "bench" });
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const outcome = await m.run({ timeoutMs: 300_000, sliceInstructions: 10_000_000 });
   const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  const cpuMs = (c.user + c.system) / 1000;
+  const cpu = currentCpu();
   if (outcome.kind !== "debug-exit") throw new Error(`${w.name} ended with ${JSON.stringify(outcome)}`);
   const text = Buffer.concat(out).toString("latin1");
   if (w.expect !== undefined && text !== w.expect)
     throw new Error(`${w.name}: output differs from QEMU's:\n${text}`);
-  return { ms, m };
+  return { ms, cpuMs, cpu, m };
 }
 
 const modules = await Promise.all(coreFiles.map(async (f) => WebAssembly.compile(readFileSync(f))));
 console.log(
   `trapdoor bench: ${RUNS} runs each (interleaved across builds), Node ${process.version}, ` +
-    `${cpus()[0]?.model ?? "?"} x${cpus().length}`,
+    `${cpus()[0]?.model ?? "?"} x${cpus().length}, load average ${loadavg()[0].toFixed(2)}`,
 );
 const rows = [];
 for (const w of workloads) {
   const times = modules.map(() => []);
+  const cpuTimes = modules.map(() => []);
+  const cpusSeen = modules.map(() => new Set());
   let insns = 0;
   let exits = 0;
   // One unmeasured run per build first: V8 compiles wasm with its baseline tier and optimises
@@ -91,8 +109,10 @@ for (const w of workloads) {
   for (const module of modules) await measure(module, w);
   for (let i = 0; i < RUNS; i++) {
     for (let k = 0; k < modules.length; k++) {
-      const { ms, m } = await measure(modules[k], w);
+      const { ms, cpuMs, cpu, m } = await measure(modules[k], w);
+      cpusSeen[k].add(cpu);
       times[k].push(ms);
+      cpuTimes[k].push(cpuMs);
       const n = m.core.instructions;
       if (insns !== 0 && n !== insns)
         throw new Error(`${w.name}: instruction counts differ: ${insns} vs ${n}`);
@@ -108,6 +128,8 @@ for (const w of workloads) {
       ...(modules.length > 1 ? { core: coreFiles[k].split("/").pop() } : {}),
       "median ms": ms.toFixed(1),
       "min ms": Math.min(...times[k]).toFixed(1),
+      "CPU ms": median(cpuTimes[k]).toFixed(1),
+      "on vCPU": [...cpusSeen[k]].sort().join(","),
       "guest instructions": insns,
       "MIPS (median)": (insns / ms / 1000).toFixed(1),
       "PIO exits": exits,
@@ -115,6 +137,7 @@ for (const w of workloads) {
   });
 }
 console.table(rows);
+console.log(`load average at the end ${loadavg()[0].toFixed(2)}`);
 
 // ---------------------------------------------------------------- instruction mix
 

@@ -179,6 +179,9 @@ const K_ALU_RM: u32 = 30; // reg op= [m]
 const K_ALU_RI: u32 = 31; // rm op= imm (E_RM dest)
 const K_ALU_MI: u32 = 32; // [m] op= imm
 const K_MOVZX8_RM: u32 = 33; // reg := zero-extended byte [m]
+// K_MOV_MR/K_MOV_RM whose address has no index register: [base + disp] (base may be ZERO_WORD).
+const K_MOV_MR_BD: u32 = 34;
+const K_MOV_RM_BD: u32 = 35;
 
 /** Address of a register's u32 in the state block. */
 function regAddr(r: u32): u32 {
@@ -442,9 +445,10 @@ function specialise(ent: u32, kind: u32, sz: u32): u32 {
   if (sz != 2) return kind;
   switch (kind) {
     case K_MOV_EG:
-      return mem ? K_MOV_MR : K_MOV_RR;
+      if (mem) return noIndex(ent) ? K_MOV_MR_BD : K_MOV_MR;
+      return K_MOV_RR;
     case K_MOV_GE:
-      if (mem) return K_MOV_RM;
+      if (mem) return noIndex(ent) ? K_MOV_RM_BD : K_MOV_RM;
       swapRegs(ent); // the destination goes to E_RM
       return K_MOV_RR;
     case K_ALU_EG:
@@ -465,6 +469,18 @@ function specialise(ent: u32, kind: u32, sz: u32): u32 {
     default:
       return kind;
   }
+}
+
+/** The entry's memory operand has no index register. */
+function noIndex(ent: u32): bool {
+  return load<u32>(ent + E_INDEX) == ZERO_WORD;
+}
+
+/** Effective address of a memory operand without an index: disp + [base]. */
+// @ts-ignore: decorator
+@inline
+function eaBD(ent: u32): u32 {
+  return load<u32>(ent + E_DISP) + load<u32>(load<u32>(ent + E_BASE));
 }
 
 /** Effective address of the entry's memory operand. */
@@ -660,270 +676,293 @@ export function execBlock(eip: u32, budget: i32): i32 {
   let lo = fetchLo;
   let hi = fetchHi;
   let host = fetchHost;
-  let gen = fetchGen;
+  // Tag and generation compared as one u64 (E_TAG low word, E_GEN high word).
+  let gen = (<u64>fetchGen) << 32;
+  // flagsSaved (flags.ts) stays false between instructions here: only the generic `alu`/`shift`
+  // paths and `step` can set it, and they clear it once their instruction has completed.
+  clearFlagsSaved();
   for (;;) {
     const h = host + eip;
     const ent = DCACHE + ((h & (DCACHE_ENTRIES - 1)) << 5);
-    if (load<u32>(ent + E_TAG) != h || load<u32>(ent + E_GEN) != gen) decodeInto(ent, h, eip);
+    if (load<u64>(ent + E_TAG) != (gen | (<u64>h))) decodeInto(ent, h, eip);
     const kind = <u32>load<u8>(ent + E_KIND);
-    clearFlagsSaved();
-    if (kind == K_STEP) {
-      if (PROFILING) countOpcode(0x1ff); // "through step" (0F FF is never a real instruction here)
-      store<u32>(STATE_BASE + S_EIP, eip);
-      step();
-      if (faulted() || unimplemented) return done;
-      eip = load<u32>(STATE_BASE + S_EIP);
-      lo = fetchLo;
-      hi = fetchHi;
-      host = fetchHost;
-      gen = fetchGen;
-    } else {
-      if (PROFILING) countOpcode(load<u16>(PROFILE_ENTRY_OPS + (((ent - DCACHE) >> 5) << 1)));
-      let next = eip + <u32>load<u8>(ent + E_LEN);
-      switch (kind) {
-        case K_MOV_RR:
-          setReg32(load<u8>(ent + E_RM), reg32(load<u8>(ent + E_REG)));
-          break;
-        case K_MOV_MR:
-          write32(<u32>load<u8>(ent + E_SEG), ea(ent), reg32(load<u8>(ent + E_REG)));
-          if (faulted()) return faultAt(eip, done);
-          break;
-        case K_MOV_RM: {
-          const v = read32(<u32>load<u8>(ent + E_SEG), ea(ent));
-          if (faulted()) return faultAt(eip, done);
-          setReg32(load<u8>(ent + E_REG), v);
-          break;
-        }
-        case K_MOVZX8_RM: {
-          const v = read8(<u32>load<u8>(ent + E_SEG), ea(ent));
-          if (faulted()) return faultAt(eip, done);
-          setReg32(load<u8>(ent + E_REG), v);
-          break;
-        }
-        case K_ALU_RR: {
-          const aop = <u32>load<u8>(ent + E_AOP);
-          const dr = <u32>load<u8>(ent + E_RM);
-          const d = reg32(dr);
-          const v = reg32(load<u8>(ent + E_REG));
-          const r = aluResult(aop, d, v);
-          if (aop != 7) setReg32(dr, r);
-          aluFlags(aop, 2, d, v, r);
-          break;
-        }
-        case K_ALU_RI: {
-          const aop = <u32>load<u8>(ent + E_AOP);
-          const dr = <u32>load<u8>(ent + E_RM);
-          const d = reg32(dr);
-          const v = load<u32>(ent + E_IMM);
-          const r = aluResult(aop, d, v);
-          if (aop != 7) setReg32(dr, r);
-          aluFlags(aop, 2, d, v, r);
-          break;
-        }
-        case K_ALU_RM: {
-          const aop = <u32>load<u8>(ent + E_AOP);
-          const v = read32(<u32>load<u8>(ent + E_SEG), ea(ent));
-          if (faulted()) return faultAt(eip, done);
-          const dr = <u32>load<u8>(ent + E_REG);
-          const d = reg32(dr);
-          const r = aluResult(aop, d, v);
-          if (aop != 7) setReg32(dr, r);
-          aluFlags(aop, 2, d, v, r);
-          break;
-        }
-        case K_ALU_MR:
-        case K_ALU_MI: {
-          const aop = <u32>load<u8>(ent + E_AOP);
-          const off = ea(ent);
-          const d = read32(<u32>load<u8>(ent + E_SEG), off);
-          if (faulted()) return faultAt(eip, done);
-          const v = kind == K_ALU_MR ? reg32(load<u8>(ent + E_REG)) : load<u32>(ent + E_IMM);
-          const r = aluResult(aop, d, v);
-          if (aop != 7) {
-            write32(<u32>load<u8>(ent + E_SEG), off, r);
-            if (faulted()) return faultAt(eip, done);
-          }
-          aluFlags(aop, 2, d, v, r);
-          break;
-        }
-        case K_ALU_EG:
-          aluRm(
-            ent,
-            load<u8>(ent + E_AOP),
-            <u32>load<u8>(ent + E_SZ),
-            <u32>load<u8>(ent + E_SEG),
-            regGet(<u32>load<u8>(ent + E_SZ), load<u8>(ent + E_REG)),
-          );
-          break;
-        case K_ALU_GE: {
-          const s = rmGet(
-            ent,
-            <u32>load<u8>(ent + E_SZ),
-            <u32>load<u8>(ent + E_SEG),
-            <u32>load<u8>(ent + E_SEG) == NO_MEM ? 0 : ea(ent),
-          );
-          if (faulted()) return faultAt(eip, done);
-          aluReg(load<u8>(ent + E_AOP), <u32>load<u8>(ent + E_SZ), load<u8>(ent + E_REG), s);
-          break;
-        }
-        case K_ALU_AI:
-          aluReg(load<u8>(ent + E_AOP), <u32>load<u8>(ent + E_SZ), EAX, load<u32>(ent + E_IMM));
-          break;
-        case K_ALU_EI:
-          aluRm(
-            ent,
-            load<u8>(ent + E_AOP),
-            <u32>load<u8>(ent + E_SZ),
-            <u32>load<u8>(ent + E_SEG),
-            load<u32>(ent + E_IMM),
-          );
-          break;
-        case K_MOV_EG:
-          rmSet(
-            ent,
-            <u32>load<u8>(ent + E_SZ),
-            <u32>load<u8>(ent + E_SEG),
-            <u32>load<u8>(ent + E_SEG) == NO_MEM ? 0 : ea(ent),
-            regGet(<u32>load<u8>(ent + E_SZ), load<u8>(ent + E_REG)),
-          );
-          break;
-        case K_MOV_GE: {
-          const v = rmGet(
-            ent,
-            <u32>load<u8>(ent + E_SZ),
-            <u32>load<u8>(ent + E_SEG),
-            <u32>load<u8>(ent + E_SEG) == NO_MEM ? 0 : ea(ent),
-          );
-          if (faulted()) return faultAt(eip, done);
-          regSet(<u32>load<u8>(ent + E_SZ), load<u8>(ent + E_REG), v);
-          break;
-        }
-        case K_MOV_EI:
-          rmSet(
-            ent,
-            <u32>load<u8>(ent + E_SZ),
-            <u32>load<u8>(ent + E_SEG),
-            <u32>load<u8>(ent + E_SEG) == NO_MEM ? 0 : ea(ent),
-            load<u32>(ent + E_IMM),
-          );
-          break;
-        case K_MOV_RI:
-          regSet(<u32>load<u8>(ent + E_SZ), load<u8>(ent + E_REG), load<u32>(ent + E_IMM));
-          break;
-        case K_LEA:
-          setReg32(load<u8>(ent + E_REG), ea(ent));
-          break;
-        case K_JCC:
-          if (cond(load<u8>(ent + E_REG))) next += load<u32>(ent + E_IMM);
-          break;
-        case K_JMP:
-          next += load<u32>(ent + E_IMM);
-          break;
-        case K_CALL:
-          if (!push32(next)) return faultAt(eip, done);
-          next += load<u32>(ent + E_IMM);
-          break;
-        case K_RET: {
-          const t = pop32();
-          if (faulted()) return faultAt(eip, done);
-          next = t;
-          break;
-        }
-        case K_INC:
-        case K_DEC: {
-          // flags.ts setLazyIncDec without the copy of the old flags: nothing here can fault.
-          const r = <u32>load<u8>(ent + E_REG);
-          const d = reg32(r);
-          // CF survives INC/DEC: after another INC/DEC it is in EFLAGS already; else compute it.
-          const lk = load<u32>(STATE_BASE + S_LF_OP) >> 2;
-          if (lk != LF_INC && lk != LF_DEC) {
-            const c =
-              lk == LF_SUB && (load<u32>(STATE_BASE + S_LF_OP) & 3) == 2
-                ? u32(load<u32>(STATE_BASE + S_LF_DST) < load<u32>(STATE_BASE + S_LF_SRC))
-                : cf();
-            store<u32>(STATE_BASE + S_EFLAGS, (load<u32>(STATE_BASE + S_EFLAGS) & ~1) | c);
-          }
-          const v = kind == K_INC ? d + 1 : d - 1;
-          setReg32(r, v);
-          setLazyRaw(kind == K_INC ? LF_INC : LF_DEC, d, 1, v);
-          break;
-        }
-        case K_PUSH_R:
-          push32(reg32(load<u8>(ent + E_REG)));
-          break;
-        case K_POP_R: {
-          const v = pop32();
-          if (faulted()) return faultAt(eip, done);
-          setReg32(load<u8>(ent + E_REG), v);
-          break;
-        }
-        case K_PUSH_I:
-          push32(load<u32>(ent + E_IMM));
-          break;
-        case K_TEST_EG: {
-          const v = rmGet(
-            ent,
-            <u32>load<u8>(ent + E_SZ),
-            <u32>load<u8>(ent + E_SEG),
-            <u32>load<u8>(ent + E_SEG) == NO_MEM ? 0 : ea(ent),
-          );
-          if (faulted()) return faultAt(eip, done);
-          const r = v & regGet(<u32>load<u8>(ent + E_SZ), load<u8>(ent + E_REG));
-          store<u32>(STATE_BASE + S_LF_OP, (LF_LOGIC << 2) | (<u32>load<u8>(ent + E_SZ)));
-          store<u32>(STATE_BASE + S_LF_RES, r);
-          break;
-        }
-        case K_TEST_AI: {
-          const r = regGet(<u32>load<u8>(ent + E_SZ), EAX) & load<u32>(ent + E_IMM);
-          store<u32>(STATE_BASE + S_LF_OP, (LF_LOGIC << 2) | (<u32>load<u8>(ent + E_SZ)));
-          store<u32>(STATE_BASE + S_LF_RES, r);
-          break;
-        }
-        case K_SHIFT:
-        case K_SHIFT_CL: {
-          const off = <u32>load<u8>(ent + E_SEG) == NO_MEM ? 0 : ea(ent);
-          const d = rmGet(ent, <u32>load<u8>(ent + E_SZ), <u32>load<u8>(ent + E_SEG), off);
-          const n: u32 = (kind == K_SHIFT ? load<u32>(ent + E_IMM) : getReg(0, ECX)) & 31;
-          if (faulted()) return faultAt(eip, done);
-          if (n == 0) break;
-          const sop = <u32>load<u8>(ent + E_AOP);
-          if (<u32>load<u8>(ent + E_SZ) == 2 && sop >= 4) {
-            // SHL/SAL, SHR, SAR: flags as a lazy record (flags.ts LF_SHL..), set after the write.
-            const r = sop == 5 ? d >>> n : sop == 7 ? <u32>((<i32>d) >> n) : d << n;
-            rmSet(ent, 2, <u32>load<u8>(ent + E_SEG), off, r);
-            if (faulted()) return faultAt(eip, done);
-            setLazyRaw(sop == 5 ? LF_SHR : sop == 7 ? LF_SAR : LF_SHL, d, n, r);
-            break;
-          }
-          rmSet(
-            ent,
-            <u32>load<u8>(ent + E_SZ),
-            <u32>load<u8>(ent + E_SEG),
-            off,
-            shift(sop, <u32>load<u8>(ent + E_SZ), d, n),
-          );
-          break;
-        }
-        case K_MOVX: {
-          const v = rmGet(
-            ent,
-            <u32>load<u8>(ent + E_SZ),
-            <u32>load<u8>(ent + E_SEG),
-            <u32>load<u8>(ent + E_SEG) == NO_MEM ? 0 : ea(ent),
-          );
-          if (faulted()) return faultAt(eip, done);
-          setReg32(
-            load<u8>(ent + E_REG),
-            load<u8>(ent + E_AOP) != 0 ? sext(<u32>load<u8>(ent + E_SZ), v) : v,
-          );
-          break;
-        }
-        default: // K_NOP
-          break;
-      }
-      if (faulted()) return faultAt(eip, done);
-      eip = next;
+    if (PROFILING) {
+      // K_STEP counts as "through step" (0F FF is never a real instruction here).
+      if (kind == K_STEP) countOpcode(0x1ff);
+      else countOpcode(load<u16>(PROFILE_ENTRY_OPS + (((ent - DCACHE) >> 5) << 1)));
     }
+    let next = eip + <u32>load<u8>(ent + E_LEN);
+    switch (kind) {
+      case K_STEP:
+        store<u32>(STATE_BASE + S_EIP, eip);
+        step();
+        if (faulted() || unimplemented) return done;
+        clearFlagsSaved();
+        next = load<u32>(STATE_BASE + S_EIP);
+        lo = fetchLo;
+        hi = fetchHi;
+        host = fetchHost;
+        gen = (<u64>fetchGen) << 32;
+        break;
+      case K_MOV_RR:
+        setReg32(load<u8>(ent + E_RM), reg32(load<u8>(ent + E_REG)));
+        break;
+      case K_MOV_MR:
+        write32(<u32>load<u8>(ent + E_SEG), ea(ent), reg32(load<u8>(ent + E_REG)));
+        if (faulted()) return faultAt(eip, done);
+        break;
+      case K_MOV_RM: {
+        const v = read32(<u32>load<u8>(ent + E_SEG), ea(ent));
+        if (faulted()) return faultAt(eip, done);
+        setReg32(load<u8>(ent + E_REG), v);
+        break;
+      }
+      case K_MOV_MR_BD:
+        write32(<u32>load<u8>(ent + E_SEG), eaBD(ent), reg32(load<u8>(ent + E_REG)));
+        if (faulted()) return faultAt(eip, done);
+        break;
+      case K_MOV_RM_BD: {
+        const v = read32(<u32>load<u8>(ent + E_SEG), eaBD(ent));
+        if (faulted()) return faultAt(eip, done);
+        setReg32(load<u8>(ent + E_REG), v);
+        break;
+      }
+      case K_MOVZX8_RM: {
+        const v = read8(<u32>load<u8>(ent + E_SEG), ea(ent));
+        if (faulted()) return faultAt(eip, done);
+        setReg32(load<u8>(ent + E_REG), v);
+        break;
+      }
+      case K_ALU_RR: {
+        const aop = <u32>load<u8>(ent + E_AOP);
+        const dr = <u32>load<u8>(ent + E_RM);
+        const d = reg32(dr);
+        const v = reg32(load<u8>(ent + E_REG));
+        const r = aluResult(aop, d, v);
+        if (aop != 7) setReg32(dr, r);
+        aluFlags(aop, 2, d, v, r);
+        break;
+      }
+      case K_ALU_RI: {
+        const aop = <u32>load<u8>(ent + E_AOP);
+        const dr = <u32>load<u8>(ent + E_RM);
+        const d = reg32(dr);
+        const v = load<u32>(ent + E_IMM);
+        const r = aluResult(aop, d, v);
+        if (aop != 7) setReg32(dr, r);
+        aluFlags(aop, 2, d, v, r);
+        break;
+      }
+      case K_ALU_RM: {
+        const aop = <u32>load<u8>(ent + E_AOP);
+        const v = read32(<u32>load<u8>(ent + E_SEG), ea(ent));
+        if (faulted()) return faultAt(eip, done);
+        const dr = <u32>load<u8>(ent + E_REG);
+        const d = reg32(dr);
+        const r = aluResult(aop, d, v);
+        if (aop != 7) setReg32(dr, r);
+        aluFlags(aop, 2, d, v, r);
+        break;
+      }
+      case K_ALU_MR:
+      case K_ALU_MI: {
+        const aop = <u32>load<u8>(ent + E_AOP);
+        const off = ea(ent);
+        const d = read32(<u32>load<u8>(ent + E_SEG), off);
+        if (faulted()) return faultAt(eip, done);
+        const v = kind == K_ALU_MR ? reg32(load<u8>(ent + E_REG)) : load<u32>(ent + E_IMM);
+        const r = aluResult(aop, d, v);
+        if (aop != 7) {
+          write32(<u32>load<u8>(ent + E_SEG), off, r);
+          if (faulted()) return faultAt(eip, done);
+        }
+        aluFlags(aop, 2, d, v, r);
+        break;
+      }
+      case K_ALU_EG:
+        aluRm(
+          ent,
+          load<u8>(ent + E_AOP),
+          <u32>load<u8>(ent + E_SZ),
+          <u32>load<u8>(ent + E_SEG),
+          regGet(<u32>load<u8>(ent + E_SZ), load<u8>(ent + E_REG)),
+        );
+        if (faulted()) return faultAt(eip, done);
+        clearFlagsSaved();
+        break;
+      case K_ALU_GE: {
+        const s = rmGet(
+          ent,
+          <u32>load<u8>(ent + E_SZ),
+          <u32>load<u8>(ent + E_SEG),
+          <u32>load<u8>(ent + E_SEG) == NO_MEM ? 0 : ea(ent),
+        );
+        if (faulted()) return faultAt(eip, done);
+        aluReg(load<u8>(ent + E_AOP), <u32>load<u8>(ent + E_SZ), load<u8>(ent + E_REG), s);
+        clearFlagsSaved();
+        break;
+      }
+      case K_ALU_AI:
+        aluReg(load<u8>(ent + E_AOP), <u32>load<u8>(ent + E_SZ), EAX, load<u32>(ent + E_IMM));
+        clearFlagsSaved();
+        break;
+      case K_ALU_EI:
+        aluRm(
+          ent,
+          load<u8>(ent + E_AOP),
+          <u32>load<u8>(ent + E_SZ),
+          <u32>load<u8>(ent + E_SEG),
+          load<u32>(ent + E_IMM),
+        );
+        if (faulted()) return faultAt(eip, done);
+        clearFlagsSaved();
+        break;
+      case K_MOV_EG:
+        rmSet(
+          ent,
+          <u32>load<u8>(ent + E_SZ),
+          <u32>load<u8>(ent + E_SEG),
+          <u32>load<u8>(ent + E_SEG) == NO_MEM ? 0 : ea(ent),
+          regGet(<u32>load<u8>(ent + E_SZ), load<u8>(ent + E_REG)),
+        );
+        if (faulted()) return faultAt(eip, done);
+        break;
+      case K_MOV_GE: {
+        const v = rmGet(
+          ent,
+          <u32>load<u8>(ent + E_SZ),
+          <u32>load<u8>(ent + E_SEG),
+          <u32>load<u8>(ent + E_SEG) == NO_MEM ? 0 : ea(ent),
+        );
+        if (faulted()) return faultAt(eip, done);
+        regSet(<u32>load<u8>(ent + E_SZ), load<u8>(ent + E_REG), v);
+        break;
+      }
+      case K_MOV_EI:
+        rmSet(
+          ent,
+          <u32>load<u8>(ent + E_SZ),
+          <u32>load<u8>(ent + E_SEG),
+          <u32>load<u8>(ent + E_SEG) == NO_MEM ? 0 : ea(ent),
+          load<u32>(ent + E_IMM),
+        );
+        if (faulted()) return faultAt(eip, done);
+        break;
+      case K_MOV_RI:
+        regSet(<u32>load<u8>(ent + E_SZ), load<u8>(ent + E_REG), load<u32>(ent + E_IMM));
+        break;
+      case K_LEA:
+        setReg32(load<u8>(ent + E_REG), ea(ent));
+        break;
+      case K_JCC:
+        if (cond(load<u8>(ent + E_REG))) next += load<u32>(ent + E_IMM);
+        break;
+      case K_JMP:
+        next += load<u32>(ent + E_IMM);
+        break;
+      case K_CALL:
+        if (!push32(next)) return faultAt(eip, done);
+        next += load<u32>(ent + E_IMM);
+        break;
+      case K_RET: {
+        const t = pop32();
+        if (faulted()) return faultAt(eip, done);
+        next = t;
+        break;
+      }
+      case K_INC:
+      case K_DEC: {
+        // flags.ts setLazyIncDec without the copy of the old flags: nothing here can fault.
+        const r = <u32>load<u8>(ent + E_REG);
+        const d = reg32(r);
+        // CF survives INC/DEC: after another INC/DEC it is in EFLAGS already; else compute it.
+        const lk = load<u32>(STATE_BASE + S_LF_OP) >> 2;
+        if (lk != LF_INC && lk != LF_DEC) {
+          const c =
+            lk == LF_SUB && (load<u32>(STATE_BASE + S_LF_OP) & 3) == 2
+              ? u32(load<u32>(STATE_BASE + S_LF_DST) < load<u32>(STATE_BASE + S_LF_SRC))
+              : cf();
+          store<u32>(STATE_BASE + S_EFLAGS, (load<u32>(STATE_BASE + S_EFLAGS) & ~1) | c);
+        }
+        const v = kind == K_INC ? d + 1 : d - 1;
+        setReg32(r, v);
+        setLazyRaw(kind == K_INC ? LF_INC : LF_DEC, d, 1, v);
+        break;
+      }
+      case K_PUSH_R:
+        if (!push32(reg32(load<u8>(ent + E_REG)))) return faultAt(eip, done);
+        break;
+      case K_POP_R: {
+        const v = pop32();
+        if (faulted()) return faultAt(eip, done);
+        setReg32(load<u8>(ent + E_REG), v);
+        break;
+      }
+      case K_PUSH_I:
+        if (!push32(load<u32>(ent + E_IMM))) return faultAt(eip, done);
+        break;
+      case K_TEST_EG: {
+        const v = rmGet(
+          ent,
+          <u32>load<u8>(ent + E_SZ),
+          <u32>load<u8>(ent + E_SEG),
+          <u32>load<u8>(ent + E_SEG) == NO_MEM ? 0 : ea(ent),
+        );
+        if (faulted()) return faultAt(eip, done);
+        const r = v & regGet(<u32>load<u8>(ent + E_SZ), load<u8>(ent + E_REG));
+        store<u32>(STATE_BASE + S_LF_OP, (LF_LOGIC << 2) | (<u32>load<u8>(ent + E_SZ)));
+        store<u32>(STATE_BASE + S_LF_RES, r);
+        break;
+      }
+      case K_TEST_AI: {
+        const r = regGet(<u32>load<u8>(ent + E_SZ), EAX) & load<u32>(ent + E_IMM);
+        store<u32>(STATE_BASE + S_LF_OP, (LF_LOGIC << 2) | (<u32>load<u8>(ent + E_SZ)));
+        store<u32>(STATE_BASE + S_LF_RES, r);
+        break;
+      }
+      case K_SHIFT:
+      case K_SHIFT_CL: {
+        const off = <u32>load<u8>(ent + E_SEG) == NO_MEM ? 0 : ea(ent);
+        const d = rmGet(ent, <u32>load<u8>(ent + E_SZ), <u32>load<u8>(ent + E_SEG), off);
+        const n: u32 = (kind == K_SHIFT ? load<u32>(ent + E_IMM) : getReg(0, ECX)) & 31;
+        if (faulted()) return faultAt(eip, done);
+        if (n == 0) break;
+        const sop = <u32>load<u8>(ent + E_AOP);
+        if (<u32>load<u8>(ent + E_SZ) == 2 && sop >= 4) {
+          // SHL/SAL, SHR, SAR: flags as a lazy record (flags.ts LF_SHL..), set after the write.
+          const r = sop == 5 ? d >>> n : sop == 7 ? <u32>((<i32>d) >> n) : d << n;
+          rmSet(ent, 2, <u32>load<u8>(ent + E_SEG), off, r);
+          if (faulted()) return faultAt(eip, done);
+          setLazyRaw(sop == 5 ? LF_SHR : sop == 7 ? LF_SAR : LF_SHL, d, n, r);
+          break;
+        }
+        rmSet(
+          ent,
+          <u32>load<u8>(ent + E_SZ),
+          <u32>load<u8>(ent + E_SEG),
+          off,
+          shift(sop, <u32>load<u8>(ent + E_SZ), d, n),
+        );
+        if (faulted()) return faultAt(eip, done);
+        clearFlagsSaved();
+        break;
+      }
+      case K_MOVX: {
+        const v = rmGet(
+          ent,
+          <u32>load<u8>(ent + E_SZ),
+          <u32>load<u8>(ent + E_SEG),
+          <u32>load<u8>(ent + E_SEG) == NO_MEM ? 0 : ea(ent),
+        );
+        if (faulted()) return faultAt(eip, done);
+        setReg32(load<u8>(ent + E_REG), load<u8>(ent + E_AOP) != 0 ? sext(<u32>load<u8>(ent + E_SZ), v) : v);
+        break;
+      }
+      default: // K_NOP
+        break;
+    }
+    // Every handler above that can fault has returned through faultAt already.
+    eip = next;
     done++;
     store<u64>(STATE_BASE + S_INSTRET, load<u64>(STATE_BASE + S_INSTRET) + 1);
     if (attention || done >= budget || eip - lo >= hi - lo) break;

@@ -20,6 +20,8 @@ import {
   C_A20_MASK,
   C_FAST_LIMIT,
   SEG_FAST,
+  SEG_FAST_READ,
+  SEG_FAST_WRITE,
   TLB_KERNEL_READ,
   TLB_KERNEL_WRITE,
   TLB_ADDEND,
@@ -37,8 +39,6 @@ import {
   CR0_PG,
   CR0_WP,
   SS,
-  segFastRead,
-  segFastWrite,
   tlbEpoch,
   tlbEpochW,
   tlbUserOff,
@@ -335,7 +335,9 @@ function isUser(): bool {
 @inline
 export function tlbLookup(lin: u32, n: u32, tagBase: u32, epoch: u32): u32 {
   const e = (lin >>> 10) & 0x3ffc;
-  if (load<u32>(tagBase + tlbUserOff + e) == ((lin & 0xfffff000) | epoch) && (lin & 0xfff) <= 0x1000 - n)
+  // Compared with the page of the access's last byte: an access that crosses into the next page
+  // cannot match, since a tag at index e always holds a page whose low 12 bits are e.
+  if (load<u32>(tagBase + tlbUserOff + e) == (((lin + n - 1) & 0xfffff000) | epoch))
     return load<u32>(TLB_ADDEND + e) + lin;
   return 0;
 }
@@ -473,12 +475,13 @@ export function segCheck(s: u32, off: u32, len: u32): bool {
 }
 
 // Segmented reads and writes: the fast path is the segment's precomputed limit check (state.ts
-// segFastRead/segFastWrite) and a TLB hit; anything else takes the full check and the slow path.
+// SEG_FAST_READ/SEG_FAST_WRITE) and a TLB hit; anything else takes the full check and the slow path.
 
+/** The fast segment check of a read or write of up to 4 bytes (state.ts SEG_FAST_READ/WRITE). */
 // @ts-ignore: decorator
 @inline
-function fastLin(s: u32, off: u32, mask: u32): bool {
-  return ((mask >> s) & 1) != 0 && off <= load<u32>(SEG_FAST + (s << 2));
+function fastOff(s: u32, off: u32, bounds: u32): bool {
+  return off < load<u32>(bounds + (s << 2));
 }
 
 /** Set by `hostRun`: whole elements available at the host address it returned. */
@@ -492,7 +495,7 @@ export let runElems: u32 = 0;
  */
 export function hostRun(s: u32, off: u32, esz: u32, max: u32, write: bool): u32 {
   runElems = 0;
-  if (!fastLin(s, off, write ? segFastWrite : segFastRead)) return 0;
+  if (!fastOff(s, off, write ? SEG_FAST_WRITE : SEG_FAST_READ)) return 0;
   const lin = segBase(s) + off;
   const h = write
     ? tlbLookup(lin, esz, TLB_KERNEL_WRITE, tlbEpochW)
@@ -509,7 +512,7 @@ export function hostRun(s: u32, off: u32, esz: u32, max: u32, write: bool): u32 
 // @ts-ignore: decorator
 @inline
 export function read8(s: u32, off: u32): u32 {
-  if (fastLin(s, off, segFastRead)) {
+  if (fastOff(s, off, SEG_FAST_READ)) {
     const h = tlbLookup(segBase(s) + off, 1, TLB_KERNEL_READ, tlbEpoch);
     if (h != 0) return load<u8>(h);
   }
@@ -518,7 +521,7 @@ export function read8(s: u32, off: u32): u32 {
 // @ts-ignore: decorator
 @inline
 export function read16(s: u32, off: u32): u32 {
-  if (fastLin(s, off, segFastRead)) {
+  if (fastOff(s, off, SEG_FAST_READ)) {
     const h = tlbLookup(segBase(s) + off, 2, TLB_KERNEL_READ, tlbEpoch);
     if (h != 0) return load<u16>(h);
   }
@@ -527,7 +530,7 @@ export function read16(s: u32, off: u32): u32 {
 // @ts-ignore: decorator
 @inline
 export function read32(s: u32, off: u32): u32 {
-  if (fastLin(s, off, segFastRead)) {
+  if (fastOff(s, off, SEG_FAST_READ)) {
     const h = tlbLookup(segBase(s) + off, 4, TLB_KERNEL_READ, tlbEpoch);
     if (h != 0) return load<u32>(h);
   }
@@ -563,7 +566,7 @@ function segTypeChecked(): bool {
 // @ts-ignore: decorator
 @inline
 export function write8(s: u32, off: u32, v: u32): void {
-  if (fastLin(s, off, segFastWrite)) {
+  if (fastOff(s, off, SEG_FAST_WRITE)) {
     const h = tlbLookup(segBase(s) + off, 1, TLB_KERNEL_WRITE, tlbEpochW);
     if (h != 0) {
       store<u8>(h, <u8>v);
@@ -575,7 +578,7 @@ export function write8(s: u32, off: u32, v: u32): void {
 // @ts-ignore: decorator
 @inline
 export function write16(s: u32, off: u32, v: u32): void {
-  if (fastLin(s, off, segFastWrite)) {
+  if (fastOff(s, off, SEG_FAST_WRITE)) {
     const h = tlbLookup(segBase(s) + off, 2, TLB_KERNEL_WRITE, tlbEpochW);
     if (h != 0) {
       store<u16>(h, <u16>v);
@@ -587,7 +590,7 @@ export function write16(s: u32, off: u32, v: u32): void {
 // @ts-ignore: decorator
 @inline
 export function write32(s: u32, off: u32, v: u32): void {
-  if (fastLin(s, off, segFastWrite)) {
+  if (fastOff(s, off, SEG_FAST_WRITE)) {
     const h = tlbLookup(segBase(s) + off, 4, TLB_KERNEL_WRITE, tlbEpochW);
     if (h != 0) {
       store<u32>(h, v);

@@ -13,6 +13,8 @@ import {
   CTL_BASE,
   C_RAM_SIZE,
   SEG_FAST,
+  SEG_FAST_READ,
+  SEG_FAST_WRITE,
   TLB_BASE,
   TLB_ADDEND,
   TLB_USER_OFF,
@@ -141,6 +143,8 @@ export function setSegCache(s: u32, sel: u32, base: u32, limit: u32, attr: u32):
  * (segFastRead) or writes (segFastWrite). Only present, expand-up segments qualify, and for
  * writes only writable data segments; everything else (null, expand-down, read-only, limits
  * below 3) takes the full check in memory.ts, which gives the same result in every mode.
+ * SEG_FAST_READ/SEG_FAST_WRITE hold the same test as one compare for the memory fast paths:
+ * `off < bound`, with bound = limit - 2 for a fast segment and 0 otherwise.
  */
 export let segFastRead: u32 = 0;
 export let segFastWrite: u32 = 0;
@@ -151,10 +155,16 @@ export function segFastUpdate(s: u32): void {
   const bit: u32 = 1 << s;
   segFastRead &= ~bit;
   segFastWrite &= ~bit;
+  store<u32>(SEG_FAST_READ + (s << 2), 0);
+  store<u32>(SEG_FAST_WRITE + (s << 2), 0);
   if ((attr & ATTR_P) == 0 || (attr & 0x1c) == 0x14 || lim < 3) return;
   store<u32>(SEG_FAST + (s << 2), lim - 3);
   segFastRead |= bit;
-  if ((attr & 0x1a) == 0x12) segFastWrite |= bit;
+  store<u32>(SEG_FAST_READ + (s << 2), lim - 2);
+  if ((attr & 0x1a) == 0x12) {
+    segFastWrite |= bit;
+    store<u32>(SEG_FAST_WRITE + (s << 2), lim - 2);
+  }
 }
 
 /**
