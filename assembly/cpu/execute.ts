@@ -101,7 +101,17 @@ import { raise, raiseNoCode, faulted, raiseAttention, EXC_GP, EXC_UD, EXC_BR, EX
 import { step0f } from "./execute0f";
 import { countOpcode } from "./profile";
 import { fpuEscape, fpuWait } from "./fpu/execute";
-import { STATE_BASE, S_HALTED, S_INT_SHADOW, CTL_BASE, C_ERR_OPCODE, C_ERR_EIP } from "../layout";
+import {
+  STATE_BASE,
+  S_HALTED,
+  S_INT_SHADOW,
+  CTL_BASE,
+  C_ERR_OPCODE,
+  C_ERR_EIP,
+  C_SOFT_INT_VECTORS,
+  EXIT_HLT,
+} from "../layout";
+import { recordExit } from "../exits";
 
 /** Set when the current instruction is one the core does not implement (stop, report). */
 export let unimplemented: bool = false;
@@ -794,6 +804,7 @@ function execute(op: u32): void {
       if (protectedMode() && cpl() != 0) return raise(EXC_GP, 0);
       store<u32>(STATE_BASE + S_HALTED, 1);
       raiseAttention();
+      recordExit(EXIT_HLT, 0, 0, 0);
       return;
     case 0xf5:
       setFlagBits(F_CF, cf() == 0);
@@ -964,7 +975,10 @@ function softInt(vector: u32): void {
   // In V86 mode INT n is IOPL-sensitive (SDM vol. 3 §20.3); INT3/INTO/INT1 are not.
   if (vm86() && vector != 3 && (sysFlags() & F_IOPL) != F_IOPL) return raise(EXC_GP, 0);
   interrupt(vector, true, false, 0, nextEip);
-  if (!faulted()) setNextEip(eip());
+  if (faulted()) return;
+  setNextEip(eip());
+  const perVector = CTL_BASE + C_SOFT_INT_VECTORS + (vector << 2);
+  store<u32>(perVector, load<u32>(perVector) + 1);
 }
 
 function retFar(extra: u32): void {

@@ -56,6 +56,8 @@ export interface VirtioBlkOptions {
   mode?: VirtioCheckMode;
   onDiagnostic?: (d: VirtioDiagnostic) => void;
   onGuestWrite?: (addr: number, len: number) => void;
+  /** The exit being handled is a notify of `queue` (exit accounting). */
+  onNotify?: (queue: number) => void;
 }
 
 export class VirtioBlk extends VirtioPciDevice {
@@ -98,6 +100,7 @@ export class VirtioBlk extends VirtioPciDevice {
       mode: o.mode,
       onDiagnostic: o.onDiagnostic,
       onGuestWrite: o.onGuestWrite,
+      onNotify: o.onNotify,
     });
     if (o.backend.size % SECTOR_SIZE !== 0)
       throw new RangeError(`${name}: disk size is not a multiple of 512`);
