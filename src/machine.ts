@@ -89,7 +89,7 @@ export interface MachineOptions {
    */
   drives?: DriveOptions[];
   /**
-   * Host time per exit class (Machine.hostStats): time one exit in this many (default 16; 1 times
+   * Host time per exit class (Machine.hostStats): time one exit in this many (default 64; 1 times
    * every exit, 0 none). Reading the host clock costs about as much as a cheap exit (docs/exits.md).
    */
   hostTimeSampling?: number;

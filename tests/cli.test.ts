@@ -77,7 +77,7 @@ describe("trapdoor run", () => {
     const s = JSON.parse(readFileSync(stats, "utf8"));
     expect(s.exits.byCause["pio-out"]).toBe(s.pio.writes);
     expect(s.exits.byCause["pio-in"]).toBe(printed); // one LSR poll per byte
-    expect(s.hostTime.sampleEvery).toBe(16);
+    expect(s.hostTime.sampleEvery).toBe(64);
     expect(s.modeledKvmCost.map((c: { profile: string }) => c.profile)).toEqual([
       "kvm-in-kernel",
       "kvm-userspace",

@@ -45,7 +45,7 @@ options:
   --trace FILE.jsonl    write the last --trace-size N exits (default 4096, at most
                         65536) as JSON lines at the end, like QEMU's trace events
   --host-time-sampling N
-                        time one exit in N on the host (default 16; 1 all, 0 none)
+                        time one exit in N on the host (default 64; 1 all, 0 none)
   --success-code N      exit 0 when the guest's debug-exit code is N
   --post-codes          print each POST code (port 0x80) to stderr
   --clock MODE          deterministic (guest time follows retired instructions;

@@ -21,7 +21,7 @@ export const HT_NOTIFY = 4;
 export const HT_INTERRUPT = 5;
 
 /** Default: time one exit in this many. */
-export const DEFAULT_HOST_TIME_SAMPLING = 16;
+export const DEFAULT_HOST_TIME_SAMPLING = 64;
 
 export interface HostTimeClassStats {
   /** Exits of this class that were timed. */
