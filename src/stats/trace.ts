@@ -7,9 +7,6 @@ import type { Core } from "../core/core.js";
 import type { IoBus } from "../bus/io-bus.js";
 import { causeNames, type EventCause, type ExitCause } from "./exit-causes.js";
 
-/** Largest ring the core holds (its TRACE_MAX_ENTRIES). */
-export const TRACE_MAX = 65536;
-
 /** One traced exit or event. */
 export interface TraceEvent {
   /** Cause (docs/exits.md). */
@@ -52,7 +49,8 @@ export function readTrace(core: Core, pio: IoBus, mmio: IoBus): TraceSnapshot {
   const events: TraceEvent[] = [];
   for (let k = 0; k < n; k++) {
     const i = ((first + k) % size) * 8;
-    const cause = names[w[i]! & 0xff] ?? "host-stop";
+    // Only the core writes the ring, always with a valid cause code.
+    const cause = names[w[i]! & 0xff]!;
     const seen = names[(w[i]! >>> 16) & 0xff];
     const width = (w[i]! >>> 8) & 0xff;
     const addr = w[i + 1]!;
