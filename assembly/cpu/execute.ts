@@ -101,16 +101,8 @@ import { raise, raiseNoCode, faulted, raiseAttention, EXC_GP, EXC_UD, EXC_BR, EX
 import { step0f } from "./execute0f";
 import { countOpcode } from "./profile";
 import { fpuEscape, fpuWait } from "./fpu/execute";
-import {
-  STATE_BASE,
-  S_HALTED,
-  S_INT_SHADOW,
-  CTL_BASE,
-  C_ERR_OPCODE,
-  C_ERR_EIP,
-  C_SOFT_INT_VECTORS,
-  EXIT_HLT,
-} from "../layout";
+import { STATE_BASE, S_HALTED, S_INT_SHADOW, CTL_BASE, C_ERR_OPCODE, C_ERR_EIP } from "../layout";
+import { C_SOFT_INT_VECTORS, EXIT_HLT } from "../layout";
 import { recordExit } from "../exits";
 
 /** Set when the current instruction is one the core does not implement (stop, report). */
