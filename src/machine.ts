@@ -29,24 +29,28 @@ import { PcPlatform } from "./platform/pc.js";
 import type { DiskBackend } from "./disk/backend.js";
 import { VirtioBlk } from "./virtio/blk.js";
 import type { VirtioCheckMode, VirtioDiagnostic } from "./virtio/pci.js";
+import { PiixIde, type IdeDiagnostic } from "./ide/piix-ide.js";
 
-/** A disk drive (QEMU: -drive). Only virtio-blk on virtio-pci for now. */
+/** A disk drive (QEMU: -drive): virtio-blk on virtio-pci, or an ATA disk on the PIIX3 IDE controller. */
 export interface DriveOptions {
   /** Where the sectors live: a FileDisk (Node), a MemoryDisk, ... */
   backend: DiskBackend;
-  /** The controller: "virtio" (default and only choice for now). */
-  interface?: "virtio";
-  /** "modern" (virtio 1.x only, default) or "transitional" (adds the legacy I/O BAR). */
+  /**
+   * The controller (QEMU's if=): "virtio" (default), or "ide": the IDE drives, in order, are the
+   * primary master (Linux /dev/sda), primary slave, secondary master and secondary slave.
+   */
+  interface?: "virtio" | "ide";
+  /** virtio only: "modern" (virtio 1.x only, default) or "transitional" (adds the legacy I/O BAR). */
   transport?: "modern" | "transitional";
-  /** Present the disk read-only (VIRTIO_BLK_F_RO); default: the backend's readOnly. */
+  /** Present the disk read-only (virtio: VIRTIO_BLK_F_RO; IDE: writes abort); default: the backend's readOnly. */
   readOnly?: boolean;
-  /** GET_ID serial (at most 20 ASCII bytes). */
+  /** GET_ID serial / IDENTIFY serial number (at most 20 ASCII bytes). */
   serial?: string;
-  /** Driver checker reaction to ring corruption (default "strict"). */
+  /** virtio only: driver checker reaction to ring corruption (default "strict"). */
   mode?: VirtioCheckMode;
-  /** Offer INDIRECT_DESC / EVENT_IDX (default both). */
+  /** virtio only: offer INDIRECT_DESC / EVENT_IDX (default both). */
   ring?: { indirect?: boolean; eventIdx?: boolean };
-  /** Each driver mistake the device detects. */
+  /** virtio only: each driver mistake the device detects (IDE: MachineOptions.onIdeDiagnostic). */
   onDiagnostic?: (d: VirtioDiagnostic) => void;
 }
 
@@ -84,8 +88,10 @@ export interface MachineOptions {
    */
   rtcStart?: Date;
   /**
-   * Disk drives, each a PCI function on bus 0 (slots 1, 2, ... in order), placed before the
-   * firmware assigns PCI resources, as a BIOS finds them at power-on.
+   * Disk drives, placed before the firmware assigns PCI resources, as a BIOS finds them at power-on.
+   * Each virtio drive is a PCI function on bus 0 (slots 1, 2, ... in order); the IDE drives share
+   * one PIIX3 IDE function at the next free slot after them, so adding IDE drives never moves a
+   * virtio drive.
    */
   drives?: DriveOptions[];
   /**
@@ -95,6 +101,8 @@ export interface MachineOptions {
   hostTimeSampling?: number;
   /** Keep the last N exits in the core's trace ring (Machine.trace; at most 65536; default 0, off). */
   traceSize?: number;
+  /** Each guest mistake the IDE controller detects (bad PRD table, LBA beyond the disk, ...). */
+  onIdeDiagnostic?: (d: IdeDiagnostic) => void;
 }
 
 /**
@@ -160,8 +168,10 @@ export class Machine {
   private readonly wall: HostClock | undefined;
   /** The chipset: PIC pair, PIT, port 0x61, RTC/CMOS, i8042, PCI. */
   readonly platform: PcPlatform;
-  /** The drives of MachineOptions.drives, in order (Linux: /dev/vda, /dev/vdb, ...). */
+  /** The virtio drives of MachineOptions.drives, in order (Linux: /dev/vda, /dev/vdb, ...). */
   readonly drives: VirtioBlk[];
+  /** The PIIX3 IDE controller, present when MachineOptions.drives has IDE drives (Linux: /dev/sda, ...). */
+  readonly ide: PiixIde | undefined;
   private readonly serialOut = new OutputBuffer();
   private readonly debugconOut = new OutputBuffer();
   private stopRequested = false;
@@ -226,24 +236,42 @@ export class Machine {
       this.debugcon = new DebugCon({ output: (b) => this.debugconOut.push(b) });
       this.pio.map(port, 1, this.debugcon);
     }
-    this.drives = (options.drives ?? []).map((d, i) => {
-      const dev = new VirtioBlk({
-        name: `virtio-blk${i}`,
-        backend: d.backend,
-        ram: core.ram,
-        transport: d.transport,
-        readOnly: d.readOnly,
-        serial: d.serial,
-        mode: d.mode,
-        ring: d.ring,
-        onDiagnostic: d.onDiagnostic,
-        onNotify: (queue) => this.exitRecorder.notify(`virtio-blk${i}`, queue),
-        // DMA into guest RAM from inside a trap: decoded instructions there must be dropped.
-        onGuestWrite: (addr, len) => core.invalidateCode(addr, len),
+    const drives = options.drives ?? [];
+    this.drives = drives
+      .filter((d) => (d.interface ?? "virtio") === "virtio")
+      .map((d, i) => {
+        const dev = new VirtioBlk({
+          name: `virtio-blk${i}`,
+          backend: d.backend,
+          ram: core.ram,
+          transport: d.transport,
+          readOnly: d.readOnly,
+          serial: d.serial,
+          mode: d.mode,
+          ring: d.ring,
+          onDiagnostic: d.onDiagnostic,
+          onNotify: (queue) => this.exitRecorder.notify(`virtio-blk${i}`, queue),
+          // DMA into guest RAM from inside a trap: decoded instructions there must be dropped.
+          onGuestWrite: (addr, len) => core.invalidateCode(addr, len),
+        });
+        this.platform.pci.add(dev);
+        return dev;
       });
-      this.platform.pci.add(dev);
-      return dev;
-    });
+    const ideDrives = drives.filter((d) => d.interface === "ide");
+    if (ideDrives.length > 4)
+      throw new RangeError(`${ideDrives.length} IDE drives given; two channels hold 4`);
+    this.ide =
+      ideDrives.length === 0
+        ? undefined
+        : new PiixIde({
+            drives: ideDrives.map((d) => ({ backend: d.backend, readOnly: d.readOnly, serial: d.serial })),
+            ram: core.ram,
+            pio: this.pio,
+            irq: (line) => pic.irq(line),
+            onDiagnostic: options.onIdeDiagnostic,
+            onGuestWrite: (addr, len) => core.invalidateCode(addr, len),
+          });
+    if (this.ide !== undefined) this.platform.pci.add(this.ide);
     this.platform.firmwareInit();
   }
 

@@ -64,18 +64,28 @@ describe("--drive parsing (QEMU syntax)", () => {
   it("accepts file, if, readonly, transport", () => {
     expect(parseDrive("file=a.img,if=virtio")).toEqual({
       file: "a.img",
+      interface: "virtio",
       readOnly: false,
       transport: "modern",
     });
     expect(parseDrive("if=virtio,file=x,,y.img,readonly=on,transport=transitional")).toEqual({
       file: "x,y.img",
+      interface: "virtio",
       readOnly: true,
       transport: "transitional",
     });
+    expect(parseDrive("file=d.img,if=ide,readonly=on")).toMatchObject({
+      file: "d.img",
+      interface: "ide",
+      readOnly: true,
+    });
   });
   it("explains bad specs", () => {
-    expect(() => parseDrive("file=a.img")).toThrow(/if=virtio is required/);
-    expect(() => parseDrive("file=a.img,if=ide")).toThrow(/if=ide is not supported/);
+    expect(() => parseDrive("file=a.img")).toThrow(/if=virtio or if=ide is required/);
+    expect(() => parseDrive("file=a.img,if=scsi")).toThrow(/if=scsi is not supported/);
+    expect(() => parseDrive("file=a.img,if=ide,transport=modern")).toThrow(
+      /transport= applies to if=virtio only/,
+    );
     expect(() => parseDrive("file=a.img,if=virtio,readonly=yes")).toThrow(/readonly wants on or off/);
     expect(() => parseDrive("file=a.img,if=virtio,cache=none")).toThrow(/unknown key "cache"/);
     expect(() => parseDrive("if=virtio")).toThrow(/file=IMG is required/);

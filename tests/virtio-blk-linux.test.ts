@@ -1,50 +1,37 @@
 // Linux 6.1's virtio_blk and virtio_pci drivers as the client of our virtio-blk: mount an ext2
 // image made by e2fsprogs (mke2fs -d), check file checksums against the host's, write a file,
 // sync, unmount, power off, and read the file back with debugfs (e2fsprogs, not our code).
-import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Machine, type RunOutcome } from "../src/machine.js";
-import { ExpectScript, type ExpectStep } from "../src/cli/expect-script.js";
 import { FileDisk } from "../src/disk/file-disk.js";
 import type { VirtioDiagnostic } from "../src/virtio/pci.js";
-import { LINUX_BUILD_TIMEOUT_MS, SKIP_LINUX, linuxImageDir } from "./helpers/linux-images.js";
+import { LINUX_BUILD_TIMEOUT_MS, SKIP_LINUX } from "./helpers/linux-images.js";
+import {
+  LINUX_PROMPT as PROMPT,
+  readLinuxImages,
+  runLinuxCommands,
+  type LinuxImages,
+} from "./helpers/linux-session.js";
+import {
+  debugfsCat,
+  HAVE_E2FS,
+  makeExt2Image,
+  md5sumCheck,
+  md5sumRows,
+  sampleFiles,
+} from "./helpers/ext2-image.js";
 
-const PROMPT = "/root # ";
 const APPEND = "console=ttyS0 pci=conf1";
 
-function which(cmd: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${cmd} || test -x /usr/sbin/${cmd} || test -x /sbin/${cmd}`]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-const E2FS = which("mke2fs") && which("debugfs");
-const tool = (name: string): string => {
-  for (const d of ["/usr/sbin", "/sbin"]) {
-    try {
-      execFileSync("test", ["-x", `${d}/${name}`]);
-      return `${d}/${name}`;
-    } catch {
-      /* next */
-    }
-  }
-  return name;
-};
-
-let images: { kernel: Uint8Array; initrd: Uint8Array };
+let images: LinuxImages;
 let work: string;
-const files: Record<string, Buffer> = {};
+const files = sampleFiles();
 
 function makeImage(name: string): string {
-  const img = join(work, name);
-  execFileSync(tool("mke2fs"), ["-q", "-F", "-t", "ext2", "-d", join(work, "files"), img, "8M"]);
-  return img;
+  return makeExt2Image(work, name, files);
 }
 
 interface Session {
@@ -67,15 +54,8 @@ async function session(
     memory: "64M",
     drives: [{ backend, transport, onDiagnostic: (d) => diagnostics.push(d) }],
   });
-  let output = "";
-  m.onSerialOutput((b) => (output += Buffer.from(b).toString("latin1")));
-  const steps: ExpectStep[] = [...commands, "poweroff -f"].map((c) => ({ expect: PROMPT, send: c + "\n" }));
-  const script = new ExpectScript(steps, (t) => m.sendSerialInput(t));
-  m.onSerialOutput((b) => script.feed(b));
-  m.loadLinux(images.kernel, { cmdline: append, initrd: images.initrd });
-  script.start();
   try {
-    const outcome = await m.run({ timeoutMs: 240_000 });
+    const { outcome, output } = await runLinuxCommands(m, images, append, commands);
     const c = m.drives[0]!.counters;
     if (process.env.TRAPDOOR_DUMP) writeFileSync(img + ".log", output);
     return {
@@ -90,18 +70,11 @@ async function session(
   }
 }
 
-function answer(output: string, command: string): string {
-  const at = output.indexOf(command + "\r\n");
-  expect(at, `no echo of ${JSON.stringify(command)}`).toBeGreaterThanOrEqual(0);
-  const start = at + command.length + 2;
-  return output.slice(start, output.indexOf(PROMPT, start));
-}
-
-const MD5 = "md5sum /mnt/hello.txt /mnt/random.bin /mnt/sub/zeros.bin";
+const MD5 = md5sumCheck(files, "/mnt");
 const commands = [
   "mkdir -p /mnt",
   "mount -t ext2 /dev/vda /mnt",
-  MD5,
+  MD5.command,
   "echo written-by-linux > /mnt/newfile",
   "sync",
   "umount /mnt",
@@ -111,52 +84,17 @@ function check(s: Session, img: string): void {
   const out = s.output;
   expect(s.diagnostics).toEqual([]);
   expect(out).toMatch(/virtio_blk virtio0: \[vda\] 16384 512-byte logical blocks/);
-  const sums = answer(out, MD5)
-    .trim()
-    .split("\r\n")
-    .map((l) => l.split(/\s+/));
-  expect(sums).toEqual([
-    [md5(files["hello.txt"]!), "/mnt/hello.txt"],
-    [md5(files["random.bin"]!), "/mnt/random.bin"],
-    [md5(files["zeros.bin"]!), "/mnt/sub/zeros.bin"],
-  ]);
+  expect(md5sumRows(out, MD5.command, PROMPT)).toEqual(MD5.expected);
   expect(s.outcome).toEqual({ kind: "halted", interruptsEnabled: false });
-  const cat = execFileSync(tool("debugfs"), ["-R", "cat /newfile", img], {
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  expect(cat.toString()).toBe("written-by-linux\n");
+  expect(debugfsCat(img, "/newfile")).toBe("written-by-linux\n");
   // Batching: never more interrupts than kicks... per request at most one.
   expect(s.stats.interrupts).toBeLessThanOrEqual(s.stats.requests);
 }
 
-function md5(b: Buffer): string {
-  return createHash("md5").update(b).digest("hex");
-}
-
-describe.skipIf(SKIP_LINUX || !E2FS)("Linux mounts an ext2 image on virtio-blk", () => {
+describe.skipIf(SKIP_LINUX || !HAVE_E2FS)("Linux mounts an ext2 image on virtio-blk", () => {
   beforeAll(async () => {
-    const dir = await linuxImageDir();
-    images = {
-      kernel: new Uint8Array(readFileSync(join(dir, "bzImage"))),
-      initrd: new Uint8Array(readFileSync(join(dir, "initramfs.cpio.gz"))),
-    };
+    images = await readLinuxImages();
     work = mkdtempSync(join(tmpdir(), "trapdoor-vblk-"));
-    mkdirSync(join(work, "files", "sub"), { recursive: true });
-    files["hello.txt"] = Buffer.from("hello from the host\n");
-    // Deterministic pseudo-random bytes (xorshift), 300 KiB: many requests, indirect chains.
-    const rnd = Buffer.alloc(300 * 1024);
-    let x = 0x12345678;
-    for (let i = 0; i < rnd.length; i++) {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      rnd[i] = x & 0xff;
-    }
-    files["random.bin"] = rnd;
-    files["zeros.bin"] = Buffer.alloc(4096 * 3 + 100);
-    writeFileSync(join(work, "files", "hello.txt"), files["hello.txt"]);
-    writeFileSync(join(work, "files", "random.bin"), files["random.bin"]);
-    writeFileSync(join(work, "files", "sub", "zeros.bin"), files["zeros.bin"]);
   }, LINUX_BUILD_TIMEOUT_MS);
 
   afterAll(() => {

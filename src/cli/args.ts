@@ -32,9 +32,10 @@ options:
                         or file:PATH                                         (QEMU: -debugcon)
   --debugcon-port N     the debug console's I/O port (default 0xe9)
   -m, --memory SIZE     guest RAM, e.g. 64M, 512M, 1G (default 64M)          (QEMU: -m)
-  --drive SPEC          a disk: file=IMG,if=virtio[,readonly=on|off]
-                        [,transport=modern|transitional]; repeatable, the first is
-                        Linux's /dev/vda                                     (QEMU: -drive)
+  --drive SPEC          a disk: file=IMG,if=virtio|ide[,readonly=on|off]
+                        [,transport=modern|transitional] (virtio only); repeatable.
+                        virtio: the first is Linux's /dev/vda; ide: PIIX3 IDE, the
+                        first is the primary master, /dev/sda (up to 4) (QEMU: -drive)
   --timeout SECONDS     stop the guest after this much host time
   --stats FILE.json     write the trap counters to FILE.json at the end: exits by
                         cause (exact), host time per exit class (measured) and what
@@ -71,9 +72,11 @@ export class UsageError extends Error {}
 /** Where the debug console goes: stdout, stderr, or a file. */
 export type DebugconTarget = { kind: "stdout" } | { kind: "stderr" } | { kind: "file"; path: string };
 
-/** One --drive: a disk image on a virtio-blk device. */
+/** One --drive: a disk image on a virtio-blk device or the IDE controller. */
 export interface DriveArgs {
   file: string;
+  /** if=: "virtio" or "ide". */
+  interface: "virtio" | "ide";
   readOnly: boolean;
   transport: "modern" | "transitional";
 }
@@ -265,8 +268,9 @@ function parsePort(text: string): number | undefined {
 }
 
 /**
- * QEMU's -drive syntax, the subset we support: `file=IMG,if=virtio[,readonly=on|off]
- * [,transport=modern|transitional]` (a comma inside a value is written twice, as in QEMU).
+ * QEMU's -drive syntax, the subset we support: `file=IMG,if=virtio|ide[,readonly=on|off]
+ * [,transport=modern|transitional]` (transport with if=virtio only; a comma inside a value is
+ * written twice, as in QEMU).
  */
 export function parseDrive(spec: string): DriveArgs {
   const parts: string[] = [];
@@ -286,6 +290,7 @@ export function parseDrive(spec: string): DriveArgs {
   let file: string | undefined;
   let readOnly = false;
   let transport: "modern" | "transitional" = "modern";
+  let iface: "virtio" | "ide" = "virtio";
   const seen = new Set<string>();
   for (const part of parts) {
     const eq = part.indexOf("=");
@@ -300,8 +305,9 @@ export function parseDrive(spec: string): DriveArgs {
         file = value;
         break;
       case "if":
-        if (value !== "virtio")
-          throw new UsageError(`--drive: if=${value} is not supported (only if=virtio)`);
+        if (value !== "virtio" && value !== "ide")
+          throw new UsageError(`--drive: if=${value} is not supported (if=virtio or if=ide)`);
+        iface = value;
         break;
       case "readonly":
         if (value !== "on" && value !== "off")
@@ -318,6 +324,8 @@ export function parseDrive(spec: string): DriveArgs {
     }
   }
   if (file === undefined) throw new UsageError(`--drive: file=IMG is required (in "${spec}")`);
-  if (!seen.has("if")) throw new UsageError(`--drive: if=virtio is required (in "${spec}")`);
-  return { file, readOnly, transport };
+  if (!seen.has("if")) throw new UsageError(`--drive: if=virtio or if=ide is required (in "${spec}")`);
+  if (iface === "ide" && seen.has("transport"))
+    throw new UsageError(`--drive: transport= applies to if=virtio only (in "${spec}")`);
+  return { file, interface: iface, readOnly, transport };
 }

@@ -157,11 +157,13 @@ async function runMachine(
       traceSize: args.trace === undefined ? 0 : args.traceSize,
       drives: disks.map((backend, i) => ({
         backend,
+        interface: args.drives[i]!.interface,
         transport: args.drives[i]!.transport,
         readOnly: args.drives[i]!.readOnly,
         onDiagnostic: (d) =>
           process.stderr.write(`trapdoor: ${d.device}: virtio ${d.section} [${d.check}]: ${d.message}\n`),
       })),
+      onIdeDiagnostic: (d) => process.stderr.write(`trapdoor: ${d.where}: ${d.message}\n`),
     });
   } catch (e) {
     // Machine.create refuses impossible configurations (e.g. RAM sizes) with a RangeError.
