@@ -3,9 +3,6 @@
 import {
   STATE_BASE,
   CTL_BASE,
-  PIO_COUNTERS,
-  MMIO_COUNTERS,
-  MMIO_COUNTER_SLOTS,
   RAM_BASE,
   STATE_SIZE,
   S_EIP,
@@ -22,6 +19,10 @@ import {
   C_STOP_REQUEST,
   C_IRQ_PENDING,
   C_IRQ_COUNT,
+  C_IRQ_VECTORS,
+  C_TRACE_SIZE,
+  EXIT_INTERRUPT,
+  EXIT_HOST_STOP,
   C_ERR_OPCODE,
   C_ERR_EIP,
   STOP_BUDGET,
@@ -33,6 +34,7 @@ import {
   S_DR,
 } from "./layout";
 import { ackInterrupt } from "./host";
+import { recordExit, recordEvent, clearCounters } from "./exits";
 import { setA20 } from "./cpu/memory";
 import { step, unimplemented, clearUnimplemented } from "./cpu/execute";
 import { startEip, refillFetchWindow } from "./cpu/decode";
@@ -72,13 +74,14 @@ export * from "./layout";
  * Reset the CPU to its power-on state (SDM vol. 3 §9.1.1: real mode, CS:IP = F000:FFF0 with
  * CS base 0xFFFF0000) and set the guest RAM and firmware ROM sizes, with the A20 gate on (as
  * QEMU). The host must have sized the memory to hold RAM_BASE + ramSize + romSize bytes, and
- * keeps the ROM image at RAM_BASE + ramSize.
+ * keeps the ROM image at RAM_BASE + ramSize. Every counter is cleared; tracing stays as set.
  */
 export function reset(ramSize: u32, romSize: u32): void {
+  const traceSize = load<u32>(CTL_BASE + C_TRACE_SIZE);
   memory.fill(STATE_BASE, 0, STATE_SIZE);
   memory.fill(CTL_BASE, 0, 0x1000);
-  memory.fill(PIO_COUNTERS, 0, 0x10000 * 8);
-  memory.fill(MMIO_COUNTERS, 0, MMIO_COUNTER_SLOTS * 16);
+  clearCounters();
+  store<u32>(CTL_BASE + C_TRACE_SIZE, traceSize);
   store<u32>(CTL_BASE + C_RAM_SIZE, ramSize);
   store<u32>(CTL_BASE + C_ROM_SIZE, romSize);
   setA20(true);
@@ -125,6 +128,7 @@ export function run(budget: i32): i32 {
       clearAttention();
       if (load<u32>(stopWord) != 0) {
         store<u32>(stopWord, 0);
+        recordEvent(EXIT_HOST_STOP, 0);
         return STOP_HOST;
       }
       if (load<u32>(STATE_BASE + S_INT_SHADOW) != 0) {
@@ -184,6 +188,9 @@ function takeInterrupt(): void {
   raiseAttention();
   store<u32>(STATE_BASE + S_HALTED, 0);
   store<u32>(CTL_BASE + C_IRQ_COUNT, load<u32>(CTL_BASE + C_IRQ_COUNT) + 1);
+  const perVector = CTL_BASE + C_IRQ_VECTORS + (vector << 2);
+  store<u32>(perVector, load<u32>(perVector) + 1);
+  recordExit(EXIT_INTERRUPT, vector, 0, vector);
   interrupt(vector, false, false, 0, load<u32>(STATE_BASE + S_EIP));
   if (faulted()) deliverPendingException();
 }
@@ -211,6 +218,9 @@ export function flushDecodeCache(): void {
 export function invalidateCode(addr: u32, len: u32): void {
   codeWrittenRange(addr, len);
 }
+
+/** Zero every trap counter (docs/exits.md); tracing stays on if it was. */
+export { clearCounters };
 
 /** Ask the core to stop after the current instruction (callable from inside a host import). */
 export function requestStop(reason: u32): void {

@@ -17,6 +17,7 @@
 //   0x0030_0000  (2 MiB)   decode cache: u16 generation per physical page (PAGE_GEN)
 //   0x0050_0000  (2 MiB)   decode cache: decoded instructions (DCACHE)
 //   0x0070_0000  (128 KiB) profile build only: opcode per decode-cache entry (PROFILE_ENTRY_OPS)
+//   0x0080_0000  (2 MiB)   exit trace ring: TRACE_MAX_ENTRIES x 32 bytes (docs/exits.md)
 //   0x00F0_0000  (1 MiB)   AssemblyScript static data (asconfig memoryBase)
 //   0x0100_0000  ...       guest RAM: guest physical address p lives at RAM_BASE + p
 //   RAM_BASE + ramSize     firmware ROM, C_ROM_SIZE bytes (none without --bios)
@@ -125,6 +126,35 @@ export const VQ_INFLIGHT: u32 = 0x2500;
 export const VQ_DUPLICATE: u32 = 0x2580;
 export const VQ_SHADOW: u32 = 0x2600;
 
+// ---- Exit trace ring (docs/exits.md; the host reads it, the core writes it) ----
+/**
+ * The last C_TRACE_SIZE exits (0: tracing off), entry k of the run at TRACE_RING + 32 * (k mod
+ * C_TRACE_SIZE): u32 cause | width << 8 | the cause the core saw << 16 (a notify was a pio-out
+ * or mmio-write), u32 port / physical address / vector, u32 value, u32
+ * tag (the host's C_EXIT_TAG: a virtqueue number, an IRQ line, + 1), u64 retired instructions,
+ * u64 guest time in ns (the TSC: instructions + S_TSC_OFFSET).
+ */
+export const TRACE_RING: u32 = 0x800000;
+export const TRACE_MAX_ENTRIES: u32 = 65536;
+export const TRACE_ENTRY_SIZE: u32 = 32;
+
+// ---- Exit causes (the core's counters and trace entries; docs/exits.md) ----
+export const EXIT_PIO_IN: u32 = 1;
+export const EXIT_PIO_OUT: u32 = 2;
+export const EXIT_MMIO_READ: u32 = 3;
+export const EXIT_MMIO_WRITE: u32 = 4;
+/** A port or MMIO write the host marked as a virtqueue notify (C_EXIT_RECLASS). */
+export const EXIT_NOTIFY: u32 = 5;
+/** A maskable interrupt taken from the host's controller (the value is the vector). */
+export const EXIT_INTERRUPT: u32 = 6;
+/** HLT executed (the CPU waits for an interrupt). */
+export const EXIT_HLT: u32 = 7;
+/** An exception delivered to the guest: traced and counted per vector, not an exit on VT-x/KVM. */
+export const EXIT_EXCEPTION: u32 = 8;
+/** run() returned because the host asked it to stop: counted, not a guest exit. */
+export const EXIT_HOST_STOP: u32 = 9;
+export const EXIT_CAUSES: u32 = 10;
+
 // ---- CPU state block (offsets from STATE_BASE) ----
 // General registers in encoding order EAX ECX EDX EBX ESP EBP ESI EDI, u32 each.
 export const S_REGS: u32 = 0;
@@ -229,6 +259,34 @@ export const C_FAST_LIMIT: u32 = 140;
  * pending and CR0.NE=0. A PC routes FERR# to IRQ13 through the PIC; the host reads this word.
  */
 export const C_FERR: u32 = 64;
+
+// Exit accounting (assembly/exits.ts, docs/exits.md). Everything from C_COUNTERS_START up is
+// cleared by reset() and clearCounters(); below it only the trap totals above are counters.
+/** Tracing: ring entries in use (0 = off, at most TRACE_MAX_ENTRIES); set by the host, kept by reset. */
+export const C_TRACE_SIZE: u32 = 144;
+/** Set by the host while it handles an exit: the cause it becomes (EXIT_NOTIFY), 0 for none. */
+export const C_EXIT_RECLASS: u32 = 148;
+/** Set by the host while it handles an exit: a tag for the trace entry (queue or IRQ line + 1). */
+export const C_EXIT_TAG: u32 = 152;
+export const C_COUNTERS_START: u32 = 160;
+/** Exits traced since the last clear (u32, wrapping): the next entry is this mod C_TRACE_SIZE. */
+export const C_TRACE_COUNT: u32 = 160;
+/** Retired instructions at the last exit (u64), for the gap histogram. */
+export const C_EXIT_LAST_INSTRET: u32 = 168;
+/** Exits by cause: u32 per EXIT_* code (index 0 unused). */
+export const C_CAUSE_COUNTS: u32 = 176;
+/** Trapped accesses by kind and width: [pio in, pio out, mmio read, mmio write] x [1, 2, 4] bytes. */
+export const C_WIDTH_COUNTS: u32 = 224;
+/** Instructions between consecutive exits, log2 buckets: [0], [1], [2,3], [4,7], ..., [2^31, ...). */
+export const C_GAP_HISTOGRAM: u32 = 272;
+export const GAP_BUCKETS: u32 = 33;
+/** Interrupts taken, per vector (256 x u32). */
+export const C_IRQ_VECTORS: u32 = 512;
+/** Exceptions delivered, per vector (256 x u32). */
+export const C_EXC_VECTORS: u32 = 1536;
+/** Software interrupts (INT n, INT3, INTO, INT1), per vector (256 x u32): not exits on VT-x. */
+export const C_SOFT_INT_VECTORS: u32 = 2560;
+export const C_COUNTERS_END: u32 = 3584;
 
 // ---- Stop reasons returned by run() ----
 export const STOP_BUDGET: i32 = 0;

@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
-import { Machine } from "../dist/index.js";
+import { Machine, modelExitCosts } from "../dist/index.js";
 
 const RUNS = Number(process.env.BENCH_LINUX_RUNS ?? 5);
 const PROMPT = "/root # ";
@@ -56,6 +56,15 @@ console.table([
     "PIO exits": first.stats.pio.reads + first.stats.pio.writes,
     "MMIO exits": first.stats.mmio.reads + first.stats.mmio.writes,
     interrupts: first.stats.interrupts,
+  },
+]);
+console.log(
+  "exits by cause during boot (exact), and what they would cost on KVM (modeled, docs/cost-model.md):",
+);
+console.table([
+  {
+    ...first.stats.exits.byCause,
+    ...Object.fromEntries(modelExitCosts(first.stats.exits).map((c) => [`${c.profile} µs`, c.totalUs])),
   },
 ]);
 console.log("exits by device during boot:");

@@ -3,6 +3,7 @@
 // mix from the profile build. Say which machine when you quote figures (docs/performance.md).
 //
 //   node bench/run.js [--runs N] [--core path.wasm ...] [--no-mix] [--only name]
+//                     [--host-time-sampling N]
 //
 // With several --core builds, runs are interleaved (A B A B ...) so that load from other processes
 // hits every build alike; compare builds only within one invocation. "CPU ms" is the process's
@@ -20,6 +21,8 @@ const opt = (name) => {
 };
 const RUNS = Number(opt("--runs")[0] ?? process.env.BENCH_RUNS ?? 5);
 const ONLY = opt("--only")[0];
+const sampling = opt("--host-time-sampling")[0];
+const HOST_TIME_SAMPLING = sampling === undefined ? undefined : Number(sampling);
 const coreFiles = opt("--core");
 if (coreFiles.length === 0) coreFiles.push(new URL("../build/trapdoor.wasm", import.meta.url).pathname);
 const profileCore = new URL("../build/trapdoor.profile.wasm", import.meta.url).pathname;
@@ -67,14 +70,23 @@ const loop = miniKernel([
   0x8b, 0x15, 0x00, 0x00, 0x20, 0x00, 0x29, 0xc2, 0x49, 0x75, 0xe9, 0xe6, 0xf4,
 ]); // prettier-ignore
 
+// Exit-heavy: 200k OUTs to the POST port (a claimed device that does almost nothing), to measure
+// the cost of an exit and of its accounting. mov ecx, N; L: out 0x80, al; loop L; out 0xF4, al
+const OUTS = 200_000;
+const portLoop = miniKernel([
+  0xb9, OUTS & 0xff, (OUTS >> 8) & 0xff, (OUTS >> 16) & 0xff, OUTS >>> 24,
+  0xe6, 0x80, 0xe2, 0xfc, 0xe6, 0xf4,
+]); // prettier-ignore
+
 const workloads = [
   { name: "bench guest (guest-images/bench)", image: benchElf, expect: benchExpected },
   { name: "integer loop (8 insns x 2M)", image: loop },
   { name: "hello guest (boot to exit)", image: hello },
+  { name: "port I/O loop (200k OUT to 0x80)", image: portLoop },
 ].filter((w) => ONLY === undefined || w.name.startsWith(ONLY));
 
 async function measure(module, w) {
-  const m = await Machine.create({ memory: "64M", coreModule: module });
+  const m = await Machine.create({ memory: "64M", coreModule: module, hostTimeSampling: HOST_TIME_SAMPLING });
   const out = [];
   m.onSerialOutput((b) => out.push(Buffer.from(b)));
   m.loadMultiboot(w.image, { cmdline: "bench" });

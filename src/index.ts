@@ -45,5 +45,24 @@ export {
   LINUX_KERNEL_ADDR,
 } from "./boot/linux.js";
 export type { LinuxEntryState, LinuxOptions } from "./boot/linux.js";
-export type { TrapStats, AddressCount, DeviceCount } from "./stats.js";
+export type { TrapStats, AddressCount, DeviceCount, ExitStats, WidthCounts, VectorCount } from "./stats.js";
+export { EXIT_CAUSES, EVENT_CAUSES, type ExitCause, type EventCause } from "./stats/exit-causes.js";
+export type { ExitMarker } from "./stats/exit-recorder.js";
+export {
+  HOST_TIME_CLASSES,
+  DEFAULT_HOST_TIME_SAMPLING,
+  type HostTimeClass,
+  type HostTimeStats,
+  type HostTimeClassStats,
+} from "./stats/host-time.js";
+export { traceToJsonLines, type TraceEvent, type TraceSnapshot } from "./stats/trace.js";
+export { StatsSeries, type StatsPoint } from "./stats/series.js";
+export {
+  modelExitCosts,
+  COST_PROFILES,
+  COST_SOURCES,
+  type CostProfile,
+  type CostSource,
+  type ModeledCost,
+} from "./stats/cost-model.js";
 export { parseMemorySize } from "./memory-size.js";

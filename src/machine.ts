@@ -10,6 +10,18 @@ import { loadMultiboot, type MultibootEntryState, type MultibootOptions } from "
 import { enterMultibootState } from "./boot/entry-state.js";
 import { enterLinuxState, loadLinux, type LinuxEntryState, type LinuxOptions } from "./boot/linux.js";
 import { collectStats, type TrapStats } from "./stats.js";
+import { ExitRecorder } from "./stats/exit-recorder.js";
+import {
+  HostTimer,
+  HT_INTERRUPT,
+  HT_MMIO_READ,
+  HT_MMIO_WRITE,
+  HT_NOTIFY,
+  HT_PIO_IN,
+  HT_PIO_OUT,
+  type HostTimeStats,
+} from "./stats/host-time.js";
+import { readTrace, type TraceSnapshot } from "./stats/trace.js";
 import { parseMemorySize } from "./memory-size.js";
 import { OutputBuffer } from "./output-buffer.js";
 import { HostClock, InstructionClock } from "./clock.js";
@@ -89,6 +101,13 @@ export interface MachineOptions {
    * virtio drive.
    */
   drives?: DriveOptions[];
+  /**
+   * Host time per exit class (Machine.hostStats): time one exit in this many (default 64; 1 times
+   * every exit, 0 none). Reading the host clock costs about as much as a cheap exit (docs/exits.md).
+   */
+  hostTimeSampling?: number;
+  /** Keep the last N exits in the core's trace ring (Machine.trace; at most 65536; default 0, off). */
+  traceSize?: number;
   /** Each guest mistake the IDE controller detects (bad PRD table, LBA beyond the disk, ...). */
   onIdeDiagnostic?: (d: IdeDiagnostic) => void;
 }
@@ -171,12 +190,19 @@ export class Machine {
   private serialIn: number[] = [];
   /** Ends the sleep of a halted realtime guest early (new input arrived). */
   private wake: (() => void) | undefined;
+  /** The host's side of exit accounting: notifies, IRQ lines, idle time (docs/exits.md). */
+  readonly exitRecorder: ExitRecorder;
+  /** Host time per exit class, sampled: measured, apart from the deterministic counters. */
+  readonly hostTimer: HostTimer;
 
   private constructor(
     readonly core: Core,
     options: MachineOptions,
   ) {
     const realtime = options.clock === "realtime";
+    this.exitRecorder = new ExitRecorder(core);
+    this.hostTimer = new HostTimer(options.hostTimeSampling);
+    core.traceSize = options.traceSize ?? 0;
     this.clock = new InstructionClock(() => core.instructions);
     this.wall = realtime ? new HostClock() : undefined;
     this.platform = new PcPlatform({
@@ -235,6 +261,7 @@ export class Machine {
           onFault: d.onFault,
           clock: this.clock,
           onSchedule: () => core.requestStop(),
+          onNotify: (queue) => this.exitRecorder.notify(`virtio-blk${i}`, queue),
           // DMA into guest RAM from inside a trap: decoded instructions there must be dropped.
           onGuestWrite: (addr, len) => core.invalidateCode(addr, len),
         });
@@ -274,17 +301,45 @@ export class Machine {
     let machine: Machine | undefined;
     const core = await Core.create(
       {
+        // Each trap's bus dispatch, timed when the host timer samples it (src/stats/host-time.ts).
         pioRead: (port, width) => {
-          machine!.chargeIoAccess();
-          return machine!.pio.read(port, width as 1 | 2 | 4);
+          const m = machine!;
+          const t0 = m.hostTimer.start();
+          m.chargeIoAccess();
+          const v = m.pio.read(port, width as 1 | 2 | 4);
+          if (t0 >= 0) m.hostTimer.stop(t0, HT_PIO_IN);
+          return v;
         },
         pioWrite: (port, width, value) => {
-          machine!.chargeIoAccess();
-          machine!.pio.write(port, width as 1 | 2 | 4, value);
+          const m = machine!;
+          const t0 = m.beginTimedWrite();
+          m.chargeIoAccess();
+          m.pio.write(port, width as 1 | 2 | 4, value);
+          if (t0 >= 0) m.hostTimer.stop(t0, m.exitRecorder.notified ? HT_NOTIFY : HT_PIO_OUT);
         },
-        mmioRead: (addr, width) => machine!.mmio.read(addr, width as 1 | 2 | 4),
-        mmioWrite: (addr, width, value) => machine!.mmio.write(addr, width as 1 | 2 | 4, value),
-        ackInterrupt: () => machine!.platform.pic.acknowledge(),
+        mmioRead: (addr, width) => {
+          const m = machine!;
+          const t0 = m.hostTimer.start();
+          const v = m.mmio.read(addr, width as 1 | 2 | 4);
+          if (t0 >= 0) m.hostTimer.stop(t0, HT_MMIO_READ);
+          return v;
+        },
+        mmioWrite: (addr, width, value) => {
+          const m = machine!;
+          const t0 = m.beginTimedWrite();
+          m.mmio.write(addr, width as 1 | 2 | 4, value);
+          if (t0 >= 0) m.hostTimer.stop(t0, m.exitRecorder.notified ? HT_NOTIFY : HT_MMIO_WRITE);
+        },
+        ackInterrupt: () => {
+          const m = machine!;
+          const t0 = m.hostTimer.start();
+          const pic = m.platform.pic;
+          const isr = pic.isr;
+          const vector = pic.acknowledge();
+          m.exitRecorder.interruptAcknowledged(isr, pic.isr);
+          if (t0 >= 0) m.hostTimer.stop(t0, HT_INTERRUPT);
+          return vector;
+        },
       },
       ramSize,
       options.coreModule,
@@ -386,7 +441,9 @@ export class Machine {
     // instruction in every run.
     const toDeadline = Math.ceil((platform.nextDeadline() - this.clock.now()) / this.clock.nsPerInstruction);
     budget = Math.max(1, Math.min(budget, toDeadline));
+    const started = performance.now();
     const stop: CoreStop = this.core.run(budget);
+    this.hostTimer.runMs += performance.now() - started;
     platform.advance(this.clock.now());
     this.serialOut.flush();
     this.debugconOut.flush();
@@ -427,9 +484,47 @@ export class Machine {
     if (n > 0) this.serialIn.splice(0, n);
   }
 
-  /** A snapshot of the trap counters. */
+  /**
+   * A snapshot of the trap counters: every figure is deterministic (identical runs give identical
+   * snapshots in the deterministic clock mode). Host time is in `hostStats()`.
+   */
   stats(): TrapStats {
-    return collectStats(this.core, this.pio, this.mmio, this.post);
+    return collectStats({
+      core: this.core,
+      pio: this.pio,
+      mmio: this.mmio,
+      post: this.post,
+      recorder: this.exitRecorder,
+      guestNs: this.clock.now(),
+    });
+  }
+
+  /** Measured host time per exit class (sampled; see MachineOptions.hostTimeSampling). */
+  hostStats(): HostTimeStats {
+    return this.hostTimer.snapshot();
+  }
+
+  /**
+   * Zero the exit and trap counters, the host's notify/IRQ-line/idle counts, the host-time
+   * figures and the trace ring. Instructions, guest time, POST codes and device-internal
+   * counters (e.g. virtio's) keep running.
+   */
+  resetStats(): void {
+    this.core.clearCounters();
+    this.exitRecorder.reset();
+    this.hostTimer.reset();
+  }
+
+  /** The exits in the trace ring, oldest first (MachineOptions.traceSize; empty when off). */
+  trace(): TraceSnapshot {
+    return readTrace(this.core, this.pio, this.mmio);
+  }
+
+  /** Start of a port or MMIO write's dispatch: a notify mark from its handler is tracked from here. */
+  private beginTimedWrite(): number {
+    const t0 = this.hostTimer.start();
+    if (t0 >= 0) this.exitRecorder.notified = false;
+    return t0;
   }
 
   /**
@@ -446,7 +541,9 @@ export class Machine {
       this.idleUntil = deadline;
       return undefined;
     }
+    const before = this.clock.now();
     this.clock.skipTo(deadline);
+    this.exitRecorder.idleNs += this.clock.now() - before;
     this.syncTsc();
     this.platform.advance(deadline);
     return undefined;

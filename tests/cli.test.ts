@@ -54,6 +54,54 @@ describe("trapdoor run", () => {
     expect(s.hostMilliseconds).toBeGreaterThan(0);
   });
 
+  it("writes exits by cause, host time and the modeled KVM cost with --stats, a series and a trace", () => {
+    const stats = join(dir, "e.json");
+    const series = join(dir, "e.jsonl");
+    const trace = join(dir, "t.jsonl");
+    const r = trapdoor(
+      "run",
+      "--kernel",
+      HELLO,
+      "--stats",
+      stats,
+      "--stats-series",
+      series,
+      "--stats-interval",
+      "50",
+      "--trace",
+      trace,
+      "--trace-size",
+      "3",
+    );
+    const printed = Buffer.byteLength(r.stdout, "latin1");
+    const s = JSON.parse(readFileSync(stats, "utf8"));
+    expect(s.exits.byCause["pio-out"]).toBe(s.pio.writes);
+    expect(s.exits.byCause["pio-in"]).toBe(printed); // one LSR poll per byte
+    expect(s.hostTime.sampleEvery).toBe(64);
+    expect(s.modeledKvmCost.map((c: { profile: string }) => c.profile)).toEqual([
+      "kvm-in-kernel",
+      "kvm-userspace",
+    ]);
+    const points = readFileSync(series, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(points.reduce((n, p) => n + p.exits, 0)).toBe(s.exits.total);
+    const events = readFileSync(trace, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(events.map((e) => e.event)).toEqual(["pio-out", "pio-out", "host-stop"]);
+    expect(events[1]).toMatchObject({ port: 0xf4, device: "debug-exit", width: 1, value: 0 });
+    expect(r.stderr).toMatch(/kept the last 3 of \d+ exits/);
+    const bad = trapdoor("run", "--kernel", HELLO, "--stats-interval", "10");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--stats-interval needs --stats-series/);
+    expect(trapdoor("run", "--kernel", HELLO, "--trace", trace, "--trace-size", "70000").stderr).toMatch(
+      /--trace-size wants an integer from 1 to 65536/,
+    );
+  });
+
   it("times out a guest that never stops (exit 4)", () => {
     const r = trapdoor("run", "--kernel", kernelFile("spin.bin", [...asm.jmpSelf]), "--timeout", "0.5");
     expect(r.status).toBe(4);

@@ -103,6 +103,8 @@ import { virtualCliSti, virtualPushf, virtualPopf, virtualIret, v86SoftInt } fro
 import { countOpcode } from "./profile";
 import { fpuEscape, fpuWait } from "./fpu/execute";
 import { STATE_BASE, S_HALTED, S_INT_SHADOW, CTL_BASE, C_ERR_OPCODE, C_ERR_EIP } from "../layout";
+import { C_SOFT_INT_VECTORS, EXIT_HLT } from "../layout";
+import { recordExit } from "../exits";
 
 /** Set when the current instruction is one the core does not implement (stop, report). */
 export let unimplemented: bool = false;
@@ -795,6 +797,7 @@ function execute(op: u32): void {
       if (protectedMode() && cpl() != 0) return raise(EXC_GP, 0);
       store<u32>(STATE_BASE + S_HALTED, 1);
       raiseAttention();
+      recordExit(EXIT_HLT, 0, 0, 0);
       return;
     case 0xf5:
       setFlagBits(F_CF, cf() == 0);
@@ -970,7 +973,10 @@ function softInt(vector: u32, intN: bool): void {
     return;
   }
   interrupt(vector, true, false, 0, nextEip);
-  if (!faulted()) setNextEip(eip());
+  if (faulted()) return;
+  setNextEip(eip());
+  const perVector = CTL_BASE + C_SOFT_INT_VECTORS + (vector << 2);
+  store<u32>(perVector, load<u32>(perVector) + 1);
 }
 
 function retFar(extra: u32): void {

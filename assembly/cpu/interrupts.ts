@@ -9,7 +9,10 @@ import {
   C_LAST_EXC,
   C_LAST_EXC_CODE,
   C_EXC_COUNT,
+  C_EXC_VECTORS,
+  EXIT_EXCEPTION,
 } from "../layout";
+import { recordEvent } from "../exits";
 import {
   reg32,
   setReg32,
@@ -97,6 +100,9 @@ export function deliverPendingException(): void {
     store<u32>(CTL_BASE + C_LAST_EXC, <u32>vector);
     store<u32>(CTL_BASE + C_LAST_EXC_CODE, code);
     store<u32>(CTL_BASE + C_EXC_COUNT, load<u32>(CTL_BASE + C_EXC_COUNT) + 1);
+    const perVector = CTL_BASE + C_EXC_VECTORS + ((<u32>vector) << 2);
+    store<u32>(perVector, load<u32>(perVector) + 1);
+    recordEvent(EXIT_EXCEPTION, <u32>vector);
     interrupt(<u32>vector, false, hasCode, code, eip());
     if (!faulted()) return;
     if (vector == EXC_DF) break;

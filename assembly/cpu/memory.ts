@@ -49,7 +49,8 @@ import {
 import { codeWrite } from "./dcache";
 import { dataBreakpoints, dataAccess, watchedPage } from "./debug";
 import { raise, faulted, raiseAttention, EXC_GP, EXC_SS, EXC_PF } from "./fault";
-import { S_EFLAGS } from "../layout";
+import { S_EFLAGS, EXIT_MMIO_READ, EXIT_MMIO_WRITE } from "../layout";
+import { recordAccess } from "../exits";
 
 // ---------------------------------------------------------------- physical
 
@@ -80,6 +81,7 @@ function mmioRead(addr: u32, width: u32): u32 {
   countMmio(addr, false);
   const v = hostMmioRead(addr, width);
   raiseAttention();
+  recordAccess(2, EXIT_MMIO_READ, addr, width, v);
   return v;
 }
 
@@ -87,6 +89,7 @@ function mmioWrite(addr: u32, width: u32, v: u32): void {
   countMmio(addr, true);
   hostMmioWrite(addr, width, v);
   raiseAttention();
+  recordAccess(3, EXIT_MMIO_WRITE, addr, width, v);
 }
 
 // The physical map (docs/core-abi.md):

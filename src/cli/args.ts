@@ -43,7 +43,16 @@ options:
                         (completions N µs of guest time late), drop-irq:N (no
                         interrupt for request N)
   --timeout SECONDS     stop the guest after this much host time
-  --stats FILE.json     write the trap counters to FILE.json at the end
+  --stats FILE.json     write the trap counters to FILE.json at the end: exits by
+                        cause (exact), host time per exit class (measured) and what
+                        the exits would cost on KVM (modeled) (docs/exits.md)
+  --stats-series FILE.jsonl
+                        write a time series of the counters, one JSON line of
+                        deltas every --stats-interval MS (default 1000) of host time
+  --trace FILE.jsonl    write the last --trace-size N exits (default 4096, at most
+                        65536) as JSON lines at the end, like QEMU's trace events
+  --host-time-sampling N
+                        time one exit in N on the host (default 64; 1 all, 0 none)
   --success-code N      exit 0 when the guest's debug-exit code is N
   --post-codes          print each POST code (port 0x80) to stderr
   --clock MODE          deterministic (guest time follows retired instructions;
@@ -90,6 +99,11 @@ export interface RunArgs {
   memory: number;
   timeoutMs: number | undefined;
   stats: string | undefined;
+  statsSeries: string | undefined;
+  statsIntervalMs: number;
+  trace: string | undefined;
+  traceSize: number;
+  hostTimeSampling: number | undefined;
   successCode: number | undefined;
   postCodes: boolean;
   clock: "deterministic" | "realtime" | undefined;
@@ -114,6 +128,11 @@ export function parseRunArgs(argv: string[]): RunArgs | "help" {
         memory: { type: "string", short: "m" },
         timeout: { type: "string" },
         stats: { type: "string" },
+        "stats-series": { type: "string" },
+        "stats-interval": { type: "string" },
+        trace: { type: "string" },
+        "trace-size": { type: "string" },
+        "host-time-sampling": { type: "string" },
         "success-code": { type: "string" },
         "post-codes": { type: "boolean" },
         clock: { type: "string" },
@@ -165,6 +184,16 @@ export function parseRunArgs(argv: string[]): RunArgs | "help" {
       throw new UsageError(`--success-code wants a non-negative integer, got "${v["success-code"]}"`);
     }
   }
+  if (v["stats-interval"] !== undefined && v["stats-series"] === undefined)
+    throw new UsageError("--stats-interval needs --stats-series FILE.jsonl");
+  const statsIntervalMs = numberFlag("--stats-interval", v["stats-interval"], 1000, 1, Infinity, false);
+  if (v["trace-size"] !== undefined && v.trace === undefined)
+    throw new UsageError("--trace-size needs --trace FILE.jsonl");
+  const traceSize = numberFlag("--trace-size", v["trace-size"], 4096, 1, 65536, true);
+  const hostTimeSampling =
+    v["host-time-sampling"] === undefined
+      ? undefined
+      : numberFlag("--host-time-sampling", v["host-time-sampling"], 0, 0, 2 ** 31, true);
   const clock = v.clock;
   if (clock !== undefined && clock !== "deterministic" && clock !== "realtime")
     throw new UsageError(`--clock wants deterministic or realtime, got "${clock}"`);
@@ -178,12 +207,35 @@ export function parseRunArgs(argv: string[]): RunArgs | "help" {
     memory,
     timeoutMs,
     stats: v.stats,
+    statsSeries: v["stats-series"],
+    statsIntervalMs,
+    trace: v.trace,
+    traceSize,
+    hostTimeSampling,
     successCode,
     postCodes: v["post-codes"] ?? false,
     clock,
     script: expectSteps(parsed.tokens ?? []),
     drives: (v.drive ?? []).map(parseDrive),
   };
+}
+
+/** A numeric flag's value (`fallback` when absent) within [min, max], an integer if `integer`. */
+function numberFlag(
+  flag: string,
+  text: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  integer: boolean,
+): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (text.trim() === "" || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    const range = max === Infinity ? `at least ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`${flag} wants ${integer ? "an integer" : "a number"} ${range}, got "${text}"`);
+  }
+  return n;
 }
 
 /** --expect/--send in command-line order: each --send belongs to the --expect before it. */

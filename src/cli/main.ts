@@ -2,7 +2,9 @@
  * The `trapdoor` command line: a thin layer over the library's Machine.
  *
  *   trapdoor run --kernel FILE [--initrd FILE] [--append CMDLINE] [--memory 64M] [--timeout SECONDS]
- *                [--stats FILE.json] [--success-code N] [--post-codes]
+ *                [--stats FILE.json] [--stats-series FILE.jsonl [--stats-interval MS]]
+ *                [--trace FILE.jsonl [--trace-size N]] [--host-time-sampling N]
+ *                [--success-code N] [--post-codes]
  *                [--debugcon stdio|stderr|[file:]PATH [--debugcon-port N]]
  *   trapdoor run --bios FILE [same options but --append and --initrd]
  */
@@ -24,6 +26,9 @@ import {
 import { USAGE, UsageError, parseRunArgs, type DebugconTarget, type RunArgs } from "./args.js";
 import { attachConsole } from "./console.js";
 import { FileDisk } from "../disk/file-disk.js";
+import { StatsSeries } from "../stats/series.js";
+import { traceToJsonLines } from "../stats/trace.js";
+import { modelExitCosts } from "../stats/cost-model.js";
 
 /** Read a file named on the command line, or fail with a usage error naming what it was for. */
 function readInput(what: string, path: string): Uint8Array {
@@ -148,6 +153,8 @@ async function runMachine(
         : undefined,
       bios,
       debugcon: debugcon && { port: args.debugconPort, output: debugcon },
+      hostTimeSampling: args.hostTimeSampling,
+      traceSize: args.trace === undefined ? 0 : args.traceSize,
       drives: disks.map((backend, i) => ({
         backend,
         interface: args.drives[i]!.interface,
@@ -180,6 +187,8 @@ async function runMachine(
   const onSigint = () => machine.stop();
   process.on("SIGINT", onSigint);
   const session = attachConsole(machine, args.script);
+  const series =
+    args.statsSeries !== undefined ? openSeries(machine, args.statsSeries, args.statsIntervalMs) : undefined;
   const started = performance.now();
   let outcome: RunOutcome;
   try {
@@ -187,6 +196,7 @@ async function runMachine(
   } finally {
     session.detach();
     process.off("SIGINT", onSigint);
+    series?.close();
   }
   const hostMs = performance.now() - started;
   if (outcome.kind === "stopped" && session.userQuit) return EXIT_OK;
@@ -196,12 +206,52 @@ async function runMachine(
     );
   }
   if (args.stats !== undefined) {
-    const report = { outcome, hostMilliseconds: Math.round(hostMs * 1000) / 1000, ...machine.stats() };
+    const stats = machine.stats();
+    const report = {
+      outcome,
+      hostMilliseconds: Math.round(hostMs * 1000) / 1000,
+      ...stats,
+      // Measured on this host (varies between runs), then modeled (docs/cost-model.md).
+      hostTime: machine.hostStats(),
+      modeledKvmCost: modelExitCosts(stats.exits),
+    };
     writeFileSync(args.stats, JSON.stringify(report, null, 2) + "\n");
+  }
+  if (args.trace !== undefined) {
+    const { events, recorded, dropped } = machine.trace();
+    writeFileSync(args.trace, traceToJsonLines(events));
+    if (dropped > 0)
+      process.stderr.write(`trapdoor: trace: kept the last ${events.length} of ${recorded} exits\n`);
   }
   const { code, message } = exitStatus(outcome, args.successCode);
   if (message !== undefined) process.stderr.write(`trapdoor: ${message}\n`);
   return code;
+}
+
+/**
+ * --stats-series: append one JSON line of counter deltas every `intervalMs` of host time while
+ * the guest runs (the run loop yields between slices, so the timer fires between them), and a
+ * last one at the end.
+ */
+function openSeries(machine: Machine, path: string, intervalMs: number): { close: () => void } {
+  let fd: number;
+  try {
+    fd = openSync(path, "w");
+  } catch (e) {
+    throw new UsageError(
+      `cannot open stats series ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+  const series = new StatsSeries(() => machine.stats());
+  const write = () => void writeSync(fd, JSON.stringify(series.next()) + "\n");
+  const timer = setInterval(write, intervalMs);
+  return {
+    close: () => {
+      clearInterval(timer);
+      write();
+      closeSync(fd);
+    },
+  };
 }
 
 /** Entry point: returns the process exit code. */

@@ -26,6 +26,7 @@ interface CoreFunctions {
   setEflags(v: number): void;
   flushDecodeCache(): void;
   invalidateCode(addr: number, len: number): void;
+  clearCounters(): void;
 }
 
 /** The core's split-virtqueue exports (assembly/virtio/queue.ts), per slot at VQ_BASE. */
@@ -340,6 +341,35 @@ export class Core {
     const i = (this.at("PIO_COUNTERS") >>> 2) + port * 2;
     return [this.u32[i]!, this.u32[i + 1]!];
   }
+  /** `count` consecutive u32 words of the control block from `name` (per-cause, per-vector counters). */
+  ctlWords(name: string, count: number): Uint32Array {
+    const at = (this.at("CTL_BASE") + this.at(name)) >>> 2;
+    return this.u32.slice(at, at + count);
+  }
+
+  /** Zero every trap counter (docs/exits.md); the trace ring's size stays. */
+  clearCounters(): void {
+    this.fn.clearCounters();
+  }
+
+  /** The exit trace ring's size in entries (0: tracing off), at most TRACE_MAX_ENTRIES. */
+  get traceSize(): number {
+    return this.ctl("C_TRACE_SIZE");
+  }
+  set traceSize(entries: number) {
+    const max = this.at("TRACE_MAX_ENTRIES");
+    if (!Number.isInteger(entries) || entries < 0 || entries > max)
+      throw new RangeError(`trace size must be an integer from 0 to ${max}, got ${entries}`);
+    this.setCtl("C_TRACE_SIZE", entries);
+    this.setCtl("C_TRACE_COUNT", 0);
+  }
+
+  /** The raw trace ring as u32 words (TRACE_ENTRY_SIZE / 4 per entry), for src/stats/trace.ts. */
+  traceWords(): Uint32Array {
+    const at = this.at("TRACE_RING") >>> 2;
+    return this.u32.subarray(at, at + (this.traceSize * this.at("TRACE_ENTRY_SIZE")) / 4);
+  }
+
   /** Every MMIO address the core counted: address → [reads, writes]. */
   mmioCounts(): Map<number, [number, number]> {
     const out = new Map<number, [number, number]>();

@@ -115,6 +115,8 @@ export interface VirtioPciOptions {
   onDiagnostic?: (d: VirtioDiagnostic) => void;
   /** The device wrote guest RAM [addr, addr + len) (the machine drops stale decoded code there). */
   onGuestWrite?: (addr: number, len: number) => void;
+  /** The exit being handled is a notify of `queue` (exit accounting, src/stats/exit-recorder.ts). */
+  onNotify?: (queue: number) => void;
 }
 
 /** Plain snapshot of the transport (the PCI config bytes are in `pci`). */
@@ -213,6 +215,7 @@ export abstract class VirtioPciDevice extends PciDevice implements TimedDevice {
   protected readonly ram: Uint8Array;
   private readonly onDiagnostic: ((d: VirtioDiagnostic) => void) | undefined;
   protected readonly onGuestWrite: (addr: number, len: number) => void;
+  private readonly onNotify: (queue: number) => void;
   /** Offset of the PCI_CFG capability in config space. */
   private readonly pciCfgCap: number;
   /** Per queue, 1 for each head whose request is pending (REQUEST_PENDING, not yet completed). */
@@ -264,6 +267,7 @@ export abstract class VirtioPciDevice extends PciDevice implements TimedDevice {
     this.ram = o.ram;
     this.onDiagnostic = o.onDiagnostic;
     this.onGuestWrite = o.onGuestWrite ?? (() => {});
+    this.onNotify = o.onNotify ?? (() => {});
     this.queues = [];
     for (let i = 0; i < o.numQueues; i++) {
       this.queues.push(new SplitQueue(o.ram, o.maxQueueSize));
@@ -572,6 +576,7 @@ export abstract class VirtioPciDevice extends PciDevice implements TimedDevice {
   /** The driver kicked queue `qi`. */
   notify(qi: number): void {
     this.counters.kicks++;
+    this.onNotify(qi);
     if (!(this.config.command & PCI_COMMAND_MASTER)) {
       this.report("4.1.1", "T24", `kick on queue ${qi} while PCI bus mastering is off: no DMA`, qi);
       return;

@@ -98,6 +98,8 @@ export interface VirtioBlkOptions {
   onSchedule?: () => void;
   onDiagnostic?: (d: VirtioDiagnostic) => void;
   onGuestWrite?: (addr: number, len: number) => void;
+  /** The exit being handled is a notify of `queue` (exit accounting). */
+  onNotify?: (queue: number) => void;
 }
 
 /** A completion held back by a delay fault. */
@@ -171,6 +173,7 @@ export class VirtioBlk extends VirtioPciDevice {
       mode: o.mode,
       onDiagnostic: o.onDiagnostic,
       onGuestWrite: o.onGuestWrite,
+      onNotify: o.onNotify,
     });
     if (o.backend.size % SECTOR_SIZE !== 0)
       throw new RangeError(`${name}: disk size is not a multiple of 512`);
