@@ -66,18 +66,23 @@ describe("--drive parsing (QEMU syntax)", () => {
       file: "a.img",
       readOnly: false,
       transport: "modern",
+      snapshot: false,
     });
     expect(parseDrive("if=virtio,file=x,,y.img,readonly=on,transport=transitional")).toEqual({
       file: "x,y.img",
       readOnly: true,
       transport: "transitional",
+      snapshot: false,
     });
+    expect(parseDrive("file=a.img,if=virtio,snapshot=on").snapshot).toBe(true);
+    expect(parseDrive("file=a.img,if=virtio,snapshot=off").snapshot).toBe(false);
   });
   it("explains bad specs", () => {
     expect(() => parseDrive("file=a.img")).toThrow(/if=virtio is required/);
     expect(() => parseDrive("file=a.img,if=ide")).toThrow(/if=ide is not supported/);
     expect(() => parseDrive("file=a.img,if=virtio,readonly=yes")).toThrow(/readonly wants on or off/);
     expect(() => parseDrive("file=a.img,if=virtio,cache=none")).toThrow(/unknown key "cache"/);
+    expect(() => parseDrive("file=a.img,if=virtio,snapshot=1")).toThrow(/snapshot wants on or off/);
     expect(() => parseDrive("if=virtio")).toThrow(/file=IMG is required/);
     expect(() => parseDrive("file=a,if=virtio,transport=pci")).toThrow(UsageError);
     expect(() => parseDrive("a.img")).toThrow(/not KEY=VALUE/);

@@ -33,7 +33,8 @@ options:
   --debugcon-port N     the debug console's I/O port (default 0xe9)
   -m, --memory SIZE     guest RAM, e.g. 64M, 512M, 1G (default 64M)          (QEMU: -m)
   --drive SPEC          a disk: file=IMG,if=virtio[,readonly=on|off]
-                        [,transport=modern|transitional]; repeatable, the first is
+                        [,transport=modern|transitional][,snapshot=on: writes go to
+                        memory, never to IMG]; repeatable, the first is
                         Linux's /dev/vda                                     (QEMU: -drive)
   --timeout SECONDS     stop the guest after this much host time
   --stats FILE.json     write the trap counters to FILE.json at the end
@@ -67,6 +68,8 @@ export interface DriveArgs {
   file: string;
   readOnly: boolean;
   transport: "modern" | "transitional";
+  /** QEMU's snapshot=on: a copy-on-write overlay in memory; the image is opened read-only. */
+  snapshot: boolean;
 }
 
 export interface RunArgs {
@@ -214,7 +217,7 @@ function parsePort(text: string): number | undefined {
 
 /**
  * QEMU's -drive syntax, the subset we support: `file=IMG,if=virtio[,readonly=on|off]
- * [,transport=modern|transitional]` (a comma inside a value is written twice, as in QEMU).
+ * [,transport=modern|transitional][,snapshot=on|off]` (a comma inside a value is written twice, as in QEMU).
  */
 export function parseDrive(spec: string): DriveArgs {
   const parts: string[] = [];
@@ -233,6 +236,7 @@ export function parseDrive(spec: string): DriveArgs {
   parts.push(cur);
   let file: string | undefined;
   let readOnly = false;
+  let snapshot = false;
   let transport: "modern" | "transitional" = "modern";
   const seen = new Set<string>();
   for (const part of parts) {
@@ -256,16 +260,23 @@ export function parseDrive(spec: string): DriveArgs {
           throw new UsageError(`--drive: readonly wants on or off, got "${value}"`);
         readOnly = value === "on";
         break;
+      case "snapshot":
+        if (value !== "on" && value !== "off")
+          throw new UsageError(`--drive: snapshot wants on or off, got "${value}"`);
+        snapshot = value === "on";
+        break;
       case "transport":
         if (value !== "modern" && value !== "transitional")
           throw new UsageError(`--drive: transport wants modern or transitional, got "${value}"`);
         transport = value;
         break;
       default:
-        throw new UsageError(`--drive: unknown key "${key}" (known: file, if, readonly, transport)`);
+        throw new UsageError(
+          `--drive: unknown key "${key}" (known: file, if, readonly, snapshot, transport)`,
+        );
     }
   }
   if (file === undefined) throw new UsageError(`--drive: file=IMG is required (in "${spec}")`);
   if (!seen.has("if")) throw new UsageError(`--drive: if=virtio is required (in "${spec}")`);
-  return { file, readOnly, transport };
+  return { file, readOnly, transport, snapshot };
 }

@@ -21,6 +21,7 @@ import type { BrowserContext, Page } from "playwright-core";
 import type { ViteDevServer } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LINUX_BUILD_TIMEOUT_MS, linuxImageDir, SKIP_LINUX } from "../helpers/linux-images.js";
+import { MKE2FS } from "../helpers/e2fsprogs.js";
 import {
   coreWasm,
   launchChromiumProfile,
@@ -43,15 +44,6 @@ const title = skipBrowser
   : SKIP_LINUX
     ? "web app disks (skipped: TRAPDOOR_SKIP_LINUX)"
     : "web app disks in headless Chromium";
-
-const mke2fs = ["/usr/sbin/mke2fs", "/sbin/mke2fs"].find((p) => {
-  try {
-    execFileSync("test", ["-x", p]);
-    return true;
-  } catch {
-    return false;
-  }
-});
 
 /** Type `command` into the guest's shell (as a paste) and wait for `answer` in the terminal. */
 async function shell(page: Page, problems: string[], command: string, answer: RegExp): Promise<void> {
@@ -97,7 +89,7 @@ describe.skipIf(skip)(title, () => {
   const randomMd5Line = () => new RegExp(`^${randomMd5}  /mnt/random\\.bin$`, "m");
 
   beforeAll(async () => {
-    expect(mke2fs, "mke2fs (e2fsprogs) is needed to make the test image").toBeDefined();
+    expect(MKE2FS, "mke2fs (e2fsprogs) is needed to make the test image").toBeDefined();
     expect(readFileSync(coreWasm).length).toBeGreaterThan(0);
     await linuxImageDir();
     work = mkdtempSync(join(tmpdir(), "trapdoor-web-disks-"));
@@ -109,7 +101,7 @@ describe.skipIf(skip)(title, () => {
     writeFileSync(join(files, "random.bin"), random);
     randomMd5 = createHash("md5").update(random).digest("hex");
     image = join(work, "ext2.img");
-    execFileSync(mke2fs!, ["-q", "-F", "-t", "ext2", "-d", files, image, "8M"]);
+    execFileSync(MKE2FS!, ["-q", "-F", "-t", "ext2", "-d", files, image, "8M"]);
     browser = await launchChromiumProfile(join(work, "profile"));
     ({ server: devServer, url: devUrl } = await startDevServer());
   }, LINUX_BUILD_TIMEOUT_MS);
