@@ -138,6 +138,23 @@ describe("OverlayDisk", () => {
     expect(Buffer.from(base.bytes).equals(Buffer.from(original))).toBe(true);
   });
 
+  it("leaves the overlay as it was when the base fails a read during a write", () => {
+    const base = new MemoryDisk(8 * 1024, { readOnly: true });
+    const disk = new OverlayDisk(base, { chunkSize: 1024 });
+    const read = base.read.bind(base);
+    // The base fails on its second chunk read (an I/O error on the host).
+    let reads = 0;
+    base.read = (offset, into) => {
+      if (++reads === 2) throw new Error("host I/O error");
+      read(offset, into);
+    };
+    expect(() => disk.write(1000, new Uint8Array(100).fill(5))).toThrow(/host I\/O error/);
+    expect(disk.stats()).toEqual({ chunkSize: 1024, dirtyChunks: 0, overlayBytes: 0, bytesWritten: 0 });
+    const out = new Uint8Array(2048);
+    disk.read(0, out);
+    expect(out.every((b) => b === 0)).toBe(true);
+  });
+
   it("rejects chunk sizes that are not powers of two of at least 512", () => {
     const base = new MemoryDisk(4096);
     for (const chunkSize of [0, 256, 1000, 4097, 1.5 * 1024]) {

@@ -98,10 +98,9 @@ export class OverlayDisk implements DiskBackend {
         `overlay: full (${this.overlayBytes} of ${this.maxBytes} bytes held, this write needs ${freshBytes} more)`,
       );
     }
-    for (const [index, chunk] of fresh) {
-      this.base.read(index * this.chunkSize, chunk);
-      this.chunks.set(index, chunk);
-    }
+    // Fill the new chunks from the base before adding any: a failing base read changes nothing.
+    for (const [index, chunk] of fresh) this.base.read(index * this.chunkSize, chunk);
+    for (const [index, chunk] of fresh) this.chunks.set(index, chunk);
     this.overlayBytes += freshBytes;
     this.forEachChunk(offset, from.length, (index, within, at, length) => {
       this.chunks.get(index)!.set(from.subarray(at, at + length), within);
