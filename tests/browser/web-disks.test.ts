@@ -219,4 +219,36 @@ describe.skipIf(skip)(title, () => {
       }
     },
   );
+
+  it("refuses an image whose size is not a multiple of 512, and says why", { timeout: 120_000 }, async () => {
+    const odd = join(work, "odd.img");
+    writeFileSync(odd, new Uint8Array(1000));
+    const { page, problems } = await openPage(browser!, devUrl);
+    try {
+      await page.locator("#disk-panel summary").click();
+      await page.setInputFiles("#disk-file", odd);
+      await page.waitForFunction(
+        () => document.querySelector<HTMLElement>("#status")?.dataset.state === "error",
+        undefined,
+        {
+          timeout: 30_000,
+        },
+      );
+      expect(await page.locator("#status").textContent()).toBe(
+        "error: RangeError: odd.img: size 1000 is not a positive multiple of 512 bytes",
+      );
+      // Importing it into OPFS is refused by the page before anything is written.
+      await page.locator("#opfs-name").fill("odd");
+      await page.setInputFiles("#opfs-import", odd);
+      await page.waitForFunction(
+        () => document.querySelector<HTMLElement>("#disk-message")?.dataset.error !== undefined,
+      );
+      expect(await page.locator("#disk-message").textContent()).toBe(
+        "a disk's size must be a positive multiple of 512 bytes, not 1000",
+      );
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
 });
