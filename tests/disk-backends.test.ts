@@ -102,6 +102,7 @@ describe("--drive parsing (QEMU syntax)", () => {
       readOnly: false,
       transport: "modern",
       faults: [],
+      snapshot: false,
     });
     expect(parseDrive("if=virtio,file=x,,y.img,readonly=on,transport=transitional")).toEqual({
       file: "x,y.img",
@@ -109,12 +110,15 @@ describe("--drive parsing (QEMU syntax)", () => {
       readOnly: true,
       transport: "transitional",
       faults: [],
+      snapshot: false,
     });
     expect(parseDrive("file=d.img,if=ide,readonly=on")).toMatchObject({
       file: "d.img",
       interface: "ide",
       readOnly: true,
     });
+    expect(parseDrive("file=a.img,if=virtio,snapshot=on").snapshot).toBe(true);
+    expect(parseDrive("file=a.img,if=virtio,snapshot=off").snapshot).toBe(false);
   });
   it("explains bad specs", () => {
     expect(() => parseDrive("file=a.img")).toThrow(/if=virtio or if=ide is required/);
@@ -124,6 +128,7 @@ describe("--drive parsing (QEMU syntax)", () => {
     );
     expect(() => parseDrive("file=a.img,if=virtio,readonly=yes")).toThrow(/readonly wants on or off/);
     expect(() => parseDrive("file=a.img,if=virtio,cache=none")).toThrow(/unknown key "cache"/);
+    expect(() => parseDrive("file=a.img,if=virtio,snapshot=1")).toThrow(/snapshot wants on or off/);
     expect(() => parseDrive("if=virtio")).toThrow(/file=IMG is required/);
     expect(() => parseDrive("file=a,if=virtio,transport=pci")).toThrow(UsageError);
     expect(() => parseDrive("a.img")).toThrow(/not KEY=VALUE/);

@@ -7,12 +7,16 @@
  * the window's size). URL parameters:
  *   ?guest=linux|hello   which guest (the selector in the header sets it)
  *   ?clock=realtime|deterministic   override the guest's clock
+ *   ?disk=opfs:NAME[&transport=transitional]   boot with that persistent disk (web/disk-panel.ts)
+ * Without a disk the guest boots at once; attaching or detaching a disk restarts the machine in a
+ * new worker.
  */
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 import "@xterm/xterm/css/xterm.css";
 import "./style.css";
-import type { FromWorker, GuestSpec, RunOutcome, ToWorker, TrapStats } from "./protocol.js";
+import type { DiskSpec, FromWorker, GuestSpec, RunOutcome, ToWorker, TrapStats } from "./protocol.js";
+import { DiskPanel, diskFromUrl } from "./disk-panel.js";
 
 declare global {
   interface Window {
@@ -24,6 +28,8 @@ declare global {
 }
 
 const MEMORY = "64M";
+/** How long a restart waits for the old worker to stop and close its disk before ending it. */
+const STOP_TIMEOUT_MS = 3000;
 
 interface GuestChoice {
   label: string;
@@ -210,15 +216,76 @@ async function main(): Promise<void> {
     return;
   }
 
+  const initialDisk = diskFromUrl(params);
+  const diskPanel: DiskPanel = new DiskPanel(initialDisk, (disk) =>
+    startVm(guest, spec, clock, diskPanel, disk),
+  );
+  if (guest.interactive) {
+    // Typing, paste (xterm.js sends pasted text through onData too, bracketed if the guest asked)
+    // and the terminal's own answers (e.g. to a cursor position query) all go to COM1.
+    term.options.disableStdin = false;
+    term.options.cursorBlink = true;
+    term.onData((data) => {
+      const input: ToWorker = { type: "input", data };
+      vm?.postMessage(input);
+    });
+    term.focus();
+  }
+  await startVm(guest, spec, clock, diskPanel, initialDisk);
+}
+
+/** The worker running the machine. */
+let vm: Worker | undefined;
+
+/** Stop the machine (its worker closes the disk, releasing an OPFS file) and end its worker. */
+async function stopVm(): Promise<void> {
+  const worker = vm;
+  if (worker === undefined) return;
+  vm = undefined;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, STOP_TIMEOUT_MS);
+    worker.addEventListener("message", (ev: MessageEvent<FromWorker>) => {
+      if (ev.data.type !== "stopped") return;
+      clearTimeout(timer);
+      resolve();
+    });
+    const stop: ToWorker = { type: "stop" };
+    worker.postMessage(stop);
+  });
+  worker.terminate();
+}
+
+/** (Re)start the machine in a new worker, with `disk` as /dev/vda if given. */
+async function startVm(
+  guest: GuestChoice,
+  spec: GuestSpec,
+  clock: GuestChoice["clock"],
+  diskPanel: DiskPanel,
+  disk: DiskSpec | undefined,
+): Promise<void> {
+  if (vm !== undefined) {
+    setStatus("loading", "stopping…");
+    await stopVm();
+    term.reset();
+    trapsEl.hidden = true;
+    delete statusEl.dataset.exitCode;
+    if (guest.interactive) {
+      term.options.disableStdin = false;
+      term.focus();
+    }
+  }
   setStatus("loading", "loading…");
   const worker = new Worker(new URL("./vm-worker.ts", import.meta.url), {
     type: "module",
     name: "trapdoor-vm",
   });
+  vm = worker;
   worker.addEventListener("error", (ev) =>
     fail(`worker failed: ${ev.message || "could not load vm-worker"}`),
   );
   worker.addEventListener("message", (ev: MessageEvent<FromWorker>) => {
+    // A stopped machine's last words do not belong on the page any more.
+    if (worker !== vm) return;
     const msg = ev.data;
     switch (msg.type) {
       case "loading":
@@ -241,24 +308,18 @@ async function main(): Promise<void> {
       case "stats":
         showStats(msg.stats);
         break;
+      case "disk":
+        diskPanel.showAttached(msg.disk);
+        break;
+      case "stopped":
+        break;
       case "error":
         fail(msg.message);
         break;
     }
   });
 
-  if (guest.interactive) {
-    // Typing, paste (xterm.js sends pasted text through onData too, bracketed if the guest asked)
-    // and the terminal's own answers (e.g. to a cursor position query) all go to COM1.
-    term.options.disableStdin = false;
-    term.options.cursorBlink = true;
-    term.onData((data) => {
-      const input: ToWorker = { type: "input", data };
-      worker.postMessage(input);
-    });
-    term.focus();
-  }
-  const boot: ToWorker = { type: "boot", guest: spec, memory: MEMORY, clock };
+  const boot: ToWorker = { type: "boot", guest: spec, memory: MEMORY, clock, disk };
   worker.postMessage(boot);
 }
 

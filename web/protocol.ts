@@ -2,8 +2,37 @@
  * Messages between the page (web/main.ts) and the VM worker (web/vm-worker.ts).
  */
 import type { RunOutcome, TrapStats } from "../src/index.js";
+import type { OverlayStats } from "../src/disk/index.js";
 
-export type { RunOutcome, TrapStats };
+export type { OverlayStats, RunOutcome, TrapStats };
+
+/** A disk for the guest's /dev/vda (virtio-blk). */
+export type DiskSpec = (
+  | {
+      /** A local image the user picked: read-only, under a copy-on-write overlay in memory. */
+      kind: "file";
+      file: File;
+    }
+  | {
+      /** A persistent image in the origin private file system (OPFS), read and written in place. */
+      kind: "opfs";
+      name: string;
+    }
+) & {
+  /** The virtio-pci transport (see DriveOptions.transport). */
+  transport: "modern" | "transitional";
+};
+
+/** The attached disk, as the worker opened it. */
+export interface DiskInfo {
+  kind: DiskSpec["kind"];
+  name: string;
+  /** Bytes. */
+  size: number;
+  transport: DiskSpec["transport"];
+  /** What the copy-on-write overlay holds (kind "file"). */
+  overlay?: OverlayStats;
+}
 
 /** What to boot. URLs are absolute; the worker fetches them. */
 export type GuestSpec =
@@ -30,7 +59,11 @@ export type ToWorker =
       memory: string;
       /** Guest time: follows the host clock, or retired instructions (see MachineOptions.clock). */
       clock: "realtime" | "deterministic";
+      /** A disk to attach as /dev/vda, if any. */
+      disk?: DiskSpec;
     }
+  /** Stop the machine and close its disk; the worker answers "stopped". */
+  | { type: "stop" }
   /** Keys typed or text pasted into the terminal, as xterm.js's onData gives them. */
   | { type: "input"; data: string };
 
@@ -50,4 +83,8 @@ export type FromWorker =
       guestNs: number;
     }
   | { type: "stats"; stats: TrapStats }
+  /** The disk is open (sent again with fresh overlay figures while the guest runs). */
+  | { type: "disk"; disk: DiskInfo }
+  /** The machine has stopped and its disk is closed (after a "stop"). */
+  | { type: "stopped" }
   | { type: "error"; message: string };

@@ -1,14 +1,18 @@
 /**
  * The VM worker: owns one Machine, fetches the guest images, runs the machine off the page's main
  * thread, streams serial output, status and trap counters back and feeds typed input to COM1 (see
- * web/protocol.ts).
+ * web/protocol.ts). With a disk in the boot message it opens it (web/protocol.ts DiskSpec) and
+ * gives the machine a virtio-blk drive on it: a picked File as a read-only BlobDisk under a
+ * copy-on-write OverlayDisk, or an OPFS image as an OpfsDisk. The disk is closed when the machine
+ * stops, for whatever reason (a "stop" message, the guest powering off, an error).
  *
  * `Machine.create` compiles the core from `new URL("../../build/trapdoor.wasm", import.meta.url)`
  * in src/core/core.ts. Vite rewrites that pattern in the worker bundle too: in dev it is served
  * from /@fs/<repo>/build/trapdoor.wasm, in a build it is emitted as web-dist/assets/trapdoor-<hash>.wasm.
  */
 import { Machine } from "../src/index.js";
-import type { FromWorker, GuestSpec, ToWorker } from "./protocol.js";
+import { BlobDisk, OpfsDisk, OverlayDisk, type DiskBackend } from "../src/disk/index.js";
+import type { DiskInfo, DiskSpec, FromWorker, GuestSpec, ToWorker } from "./protocol.js";
 
 /** How often the page hears the instruction count while the guest runs. */
 const STATUS_INTERVAL_MS = 200;
@@ -19,12 +23,19 @@ const STATS_INTERVAL_MS = 1000;
  * bounds the echo latency of a keystroke (a few ms at tens of millions of instructions/s).
  */
 const SLICE_INSTRUCTIONS = 1_000_000;
+/**
+ * Most memory the copy-on-write overlay of a picked File may take; beyond it the guest's writes to
+ * new chunks fail with IOERR (rewrites of chunks already held still work).
+ */
+const OVERLAY_MAX_BYTES = 512 * 1024 * 1024;
 
 function post(msg: FromWorker, transfer: Transferable[] = []): void {
   self.postMessage(msg, { transfer });
 }
 
-let booted = false;
+/** The boot in progress or done (settled when the machine has stopped and the disk is closed). */
+let booting: Promise<void> | undefined;
+let stopRequested = false;
 let machine: Machine | undefined;
 /** Input that arrived before the machine existed. */
 let earlyInput = "";
@@ -37,17 +48,42 @@ self.addEventListener("message", (ev: MessageEvent<ToWorker>) => {
       else earlyInput += msg.data;
       break;
     case "boot":
-      if (booted) {
+      if (booting) {
         post({ type: "error", message: "this worker has already booted a machine" });
         return;
       }
-      booted = true;
-      boot(msg).catch((err: unknown) => {
-        post({ type: "error", message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
-      });
+      booting = boot(msg).catch((err: unknown) => post({ type: "error", message: describeError(err) }));
+      break;
+    case "stop":
+      stopRequested = true;
+      machine?.stop();
+      void (booting ?? Promise.resolve()).then(() => post({ type: "stopped" }));
       break;
   }
 });
+
+function describeError(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+async function openDisk(spec: DiskSpec): Promise<DiskBackend> {
+  switch (spec.kind) {
+    case "file":
+      return new OverlayDisk(new BlobDisk(spec.file), { maxBytes: OVERLAY_MAX_BYTES });
+    case "opfs":
+      return OpfsDisk.open(spec.name);
+  }
+}
+
+function diskInfo(spec: DiskSpec, disk: DiskBackend): DiskInfo {
+  return {
+    kind: spec.kind,
+    name: spec.kind === "file" ? spec.file.name : spec.name,
+    size: disk.size,
+    transport: spec.transport,
+    overlay: disk instanceof OverlayDisk ? disk.stats() : undefined,
+  };
+}
 
 async function fetchBytes(url: string): Promise<Uint8Array> {
   const res = await fetch(url);
@@ -78,12 +114,33 @@ async function boot(msg: Extract<ToWorker, { type: "boot" }>): Promise<void> {
   if (!self.crossOriginIsolated) {
     throw new Error("the worker is not cross-origin isolated: no SharedArrayBuffer for the core's memory");
   }
-  const m = await Machine.create({ memory: msg.memory, clock: msg.clock });
+  if (msg.disk === undefined) return run(msg, undefined);
+  post({ type: "loading", what: "the disk" });
+  const disk = await openDisk(msg.disk);
+  try {
+    post({ type: "disk", disk: diskInfo(msg.disk, disk) });
+    await run(msg, { spec: msg.disk, backend: disk });
+  } finally {
+    // Release the image (an OPFS file's lock) whenever the machine stops.
+    disk.close();
+  }
+}
+
+async function run(
+  msg: Extract<ToWorker, { type: "boot" }>,
+  disk: { spec: DiskSpec; backend: DiskBackend } | undefined,
+): Promise<void> {
+  const m = await Machine.create({
+    memory: msg.memory,
+    clock: msg.clock,
+    drives: disk ? [{ backend: disk.backend, transport: disk.spec.transport }] : undefined,
+  });
   m.onSerialOutput((bytes) => {
     // `bytes` is a fresh copy per slice, so it can be transferred.
     post({ type: "serial", bytes }, [bytes.buffer]);
   });
   await load(m, msg.guest);
+  if (stopRequested) return;
   machine = m;
   if (earlyInput !== "") m.sendSerialInput(earlyInput);
   earlyInput = "";
@@ -93,7 +150,10 @@ async function boot(msg: Extract<ToWorker, { type: "boot" }>): Promise<void> {
   status();
   // machine.run yields to the event loop between slices, so this timer and input messages get in.
   const timer = setInterval(status, STATUS_INTERVAL_MS);
-  const statsTimer = setInterval(() => post({ type: "stats", stats: m.stats() }), STATS_INTERVAL_MS);
+  const statsTimer = setInterval(() => {
+    post({ type: "stats", stats: m.stats() });
+    if (disk) post({ type: "disk", disk: diskInfo(disk.spec, disk.backend) });
+  }, STATS_INTERVAL_MS);
   try {
     const outcome = await m.run({ sliceInstructions: SLICE_INSTRUCTIONS });
     post({
@@ -104,6 +164,7 @@ async function boot(msg: Extract<ToWorker, { type: "boot" }>): Promise<void> {
       guestNs: m.clock.now(),
     });
     post({ type: "stats", stats: m.stats() });
+    if (disk) post({ type: "disk", disk: diskInfo(disk.spec, disk.backend) });
   } finally {
     clearInterval(timer);
     clearInterval(statsTimer);

@@ -34,8 +34,9 @@ options:
   --debugcon-port N     the debug console's I/O port (default 0xe9)
   -m, --memory SIZE     guest RAM, e.g. 64M, 512M, 1G (default 64M)          (QEMU: -m)
   --drive SPEC          a disk: file=IMG,if=virtio|ide[,readonly=on|off]
-                        [,transport=modern|transitional][,fault=RULE]... (transport
-                        and fault: virtio only); repeatable. virtio: the first is
+                        [,snapshot=on][,transport=modern|transitional][,fault=RULE]...
+                        (transport and fault: virtio only; snapshot=on: writes go
+                        to memory, never to IMG); repeatable. virtio: the first is
                         Linux's /dev/vda; ide: PIIX3 IDE, the first is the primary
                         master, /dev/sda (up to 4)                           (QEMU: -drive)
                         fault rules (repeatable, deterministic): read-error:A-B,
@@ -87,6 +88,8 @@ export interface DriveArgs {
   transport: "modern" | "transitional";
   /** fault=RULE keys, in order. */
   faults: BlkFaultRule[];
+  /** QEMU's snapshot=on: a copy-on-write overlay in memory; the image is opened read-only. */
+  snapshot: boolean;
 }
 
 export interface RunArgs {
@@ -277,9 +280,9 @@ function parsePort(text: string): number | undefined {
 
 /**
  * QEMU's -drive syntax, the subset we support: `file=IMG,if=virtio|ide[,readonly=on|off]
- * [,transport=modern|transitional]` (transport with if=virtio only; a comma inside a value is
- * written twice, as in QEMU), plus our `fault=RULE` (virtio only, repeatable; rules in
- * src/virtio/blk/faults.ts).
+ * [,transport=modern|transitional][,snapshot=on|off]` (transport with if=virtio only; a comma
+ * inside a value is written twice, as in QEMU), plus our `fault=RULE` (virtio only, repeatable;
+ * rules in src/virtio/blk/faults.ts).
  */
 export function parseDrive(spec: string): DriveArgs {
   const parts: string[] = [];
@@ -298,6 +301,7 @@ export function parseDrive(spec: string): DriveArgs {
   parts.push(cur);
   let file: string | undefined;
   let readOnly = false;
+  let snapshot = false;
   let transport: "modern" | "transitional" = "modern";
   let iface: "virtio" | "ide" = "virtio";
   const faults: BlkFaultRule[] = [];
@@ -324,6 +328,11 @@ export function parseDrive(spec: string): DriveArgs {
           throw new UsageError(`--drive: readonly wants on or off, got "${value}"`);
         readOnly = value === "on";
         break;
+      case "snapshot":
+        if (value !== "on" && value !== "off")
+          throw new UsageError(`--drive: snapshot wants on or off, got "${value}"`);
+        snapshot = value === "on";
+        break;
       case "transport":
         if (value !== "modern" && value !== "transitional")
           throw new UsageError(`--drive: transport wants modern or transitional, got "${value}"`);
@@ -339,7 +348,9 @@ export function parseDrive(spec: string): DriveArgs {
           throw new UsageError(`--drive: at most one delay fault per drive (in "${spec}")`);
         break;
       default:
-        throw new UsageError(`--drive: unknown key "${key}" (known: file, if, readonly, transport, fault)`);
+        throw new UsageError(
+          `--drive: unknown key "${key}" (known: file, if, readonly, snapshot, transport, fault)`,
+        );
     }
   }
   if (file === undefined) throw new UsageError(`--drive: file=IMG is required (in "${spec}")`);
@@ -348,5 +359,5 @@ export function parseDrive(spec: string): DriveArgs {
     throw new UsageError(`--drive: transport= applies to if=virtio only (in "${spec}")`);
   if (iface === "ide" && faults.length > 0)
     throw new UsageError(`--drive: fault= applies to if=virtio only (in "${spec}")`);
-  return { file, interface: iface, readOnly, transport, faults };
+  return { file, interface: iface, readOnly, transport, faults, snapshot };
 }

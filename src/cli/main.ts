@@ -29,6 +29,8 @@ import { FileDisk } from "../disk/file-disk.js";
 import { StatsSeries } from "../stats/series.js";
 import { traceToJsonLines } from "../stats/trace.js";
 import { modelExitCosts } from "../stats/cost-model.js";
+import { OverlayDisk } from "../disk/overlay-disk.js";
+import type { DiskBackend } from "../disk/backend.js";
 
 /** Read a file named on the command line, or fail with a usage error naming what it was for. */
 function readInput(what: string, path: string): Uint8Array {
@@ -116,13 +118,17 @@ async function run(args: RunArgs): Promise<number> {
   }
 }
 
-/** Open each --drive image (read-only images with readonly=on), or fail with a usage error. */
-function openDrives(args: RunArgs): FileDisk[] {
-  const disks: FileDisk[] = [];
+/**
+ * Open each --drive image (read-only images with readonly=on; with snapshot=on, read-only under a
+ * copy-on-write overlay in memory), or fail with a usage error.
+ */
+function openDrives(args: RunArgs): DiskBackend[] {
+  const disks: DiskBackend[] = [];
   try {
     for (const d of args.drives) {
       try {
-        disks.push(new FileDisk(d.file, { readOnly: d.readOnly }));
+        const file = new FileDisk(d.file, { readOnly: d.readOnly || d.snapshot });
+        disks.push(d.snapshot ? new OverlayDisk(file) : file);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         throw new UsageError(`cannot open drive ${d.file}: ${code ?? (e as Error).message}`);
@@ -140,7 +146,7 @@ async function runMachine(
   kernel: { bytes: Uint8Array; linux: boolean; initrd: Uint8Array | undefined } | undefined,
   bios: Uint8Array | undefined,
   debugcon: ((bytes: Uint8Array) => void) | undefined,
-  disks: FileDisk[] = [],
+  disks: DiskBackend[] = [],
 ): Promise<number> {
   let machine: Machine;
   try {

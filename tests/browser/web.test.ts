@@ -15,86 +15,33 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium, type Browser, type Page } from "playwright-core";
-import { build, createServer, preview, type PreviewServer, type ViteDevServer } from "vite";
+import type { Browser } from "playwright-core";
+import { build, preview, type PreviewServer, type ViteDevServer } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-
-const CHROMIUM = "/usr/bin/chromium";
-const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
-const configFile = join(repoRoot, "vite.config.ts");
-const coreWasm = join(repoRoot, "build/trapdoor.wasm");
-const resultsDir = join(repoRoot, "test-results");
+import {
+  configFile,
+  coreWasm,
+  launchChromium,
+  LINUX_BOOT_TIMEOUT_MS,
+  openPage,
+  describePage,
+  repoRoot,
+  resultsDir,
+  skipBrowser,
+  skipReason,
+  startDevServer,
+  waitForTerminal,
+} from "./page-helpers.js";
 
 const HELLO_LINE = "Hello from trapdoor's hello guest!";
 const PASSED_LINE = "hello: all checks passed";
 const BOOT_TIMEOUT_MS = 60_000;
-const LINUX_BOOT_TIMEOUT_MS = 120_000;
 const skipLinux = !!process.env.TRAPDOOR_SKIP_LINUX;
 /** The Linux images: URL under guest/linux/ → file in build.sh's cache (see web/vite-linux-images.ts). */
 const LINUX_FILES = { bzImage: "bzImage", "initramfs.img": "initramfs.cpio.gz" };
 
-const haveChromium = existsSync(CHROMIUM);
-const skip = !haveChromium && !process.env.CI;
-const title = skip
-  ? `web app (skipped: ${CHROMIUM} not found; apt-get install chromium, or set CI=1 to make this fail)`
-  : "web app in headless Chromium";
-
-/** Load the page, wait for the guest to finish, check what it shows and take a screenshot. */
-/** A new page that collects page errors, console errors and failed responses into `problems`. */
-async function openPage(browser: Browser, url: string): Promise<{ page: Page; problems: string[] }> {
-  const page: Page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
-  const problems: string[] = [];
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error") problems.push(`console error: ${msg.text()}`);
-  });
-  page.on("response", (res) => {
-    if (res.status() >= 400) problems.push(`HTTP ${res.status()} for ${res.url()}`);
-  });
-  const response = await page.goto(url);
-  expect(response?.status()).toBe(200);
-  const headers = response!.headers();
-  expect(headers["cross-origin-opener-policy"]).toBe("same-origin");
-  expect(headers["cross-origin-embedder-policy"]).toBe("require-corp");
-  expect(await page.title()).toBe("trapdoor");
-  expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
-  return { page, problems };
-}
-
-/** The page's state for an error message: status line, problems, the terminal's text. */
-async function describePage(page: Page, problems: string[]): Promise<string> {
-  const text = await page.evaluate(() => window.__trapdoorText?.() ?? "(no terminal)").catch(() => "?");
-  const status = await page
-    .locator("#status")
-    .textContent()
-    .catch(() => "?");
-  return `status: ${status}\nproblems: ${problems.join("; ") || "none"}\nterminal:\n${text.trimEnd()}`;
-}
-
-/**
- * Wait until `pattern` matches the terminal's text: the whole buffer, each row trimmed on the right
- * (so the prompt "/root # " reads "/root #"), with the empty rows below the cursor cut off.
- */
-async function waitForTerminal(
-  page: Page,
-  problems: string[],
-  pattern: RegExp,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  try {
-    await page.waitForFunction(
-      ([source, flags]) => new RegExp(source!, flags).test((window.__trapdoorText?.() ?? "").trimEnd()),
-      [pattern.source, pattern.flags],
-      { timeout: timeoutMs, polling: 100 },
-    );
-  } catch (err) {
-    throw new Error(
-      `${what}: ${pattern} did not appear in ${timeoutMs / 1000} s (${String(err)})\n${await describePage(page, problems)}`,
-    );
-  }
-}
+const skip = skipBrowser;
+const title = skip ? `web app (skipped: ${skipReason})` : "web app in headless Chromium";
 
 /**
  * Boot the default page (Linux), wait for the shell prompt, type two commands and paste a third,
@@ -248,27 +195,8 @@ describe.skipIf(skip)(title, () => {
       linuxDir = linuxImageDir();
       for (const f of Object.values(LINUX_FILES)) expect(existsSync(join(linuxDir, f))).toBe(true);
     }
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
-    });
-    devServer = await createServer({
-      configFile,
-      logLevel: "warn",
-      clearScreen: false,
-      server: { port: 0, host: "127.0.0.1", hmr: false, watch: null },
-    });
-    await devServer.listen();
-    devUrl = devServer.resolvedUrls?.local[0] ?? "";
-    expect(devUrl, "the dev server did not report its URL").toBeTruthy();
+    browser = await launchChromium();
+    ({ server: devServer, url: devUrl } = await startDevServer());
   }, 35 * 60_000);
 
   afterAll(async () => {
