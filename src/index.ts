@@ -57,6 +57,8 @@ export {
 } from "./stats/host-time.js";
 export { traceToJsonLines, type TraceEvent, type TraceSnapshot } from "./stats/trace.js";
 export { StatsSeries, type StatsPoint } from "./stats/series.js";
+export { virtioStats, type VirtioDeviceStats, type VirtqueueStats } from "./stats/virtio-stats.js";
+export { irqOwners, type IrqOwner } from "./stats/irq-owners.js";
 export {
   modelExitCosts,
   COST_PROFILES,

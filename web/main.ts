@@ -8,6 +8,7 @@
  *   ?guest=linux|hello   which guest (the selector in the header sets it)
  *   ?clock=realtime|deterministic   override the guest's clock
  *   ?disk=opfs:NAME[&transport=transitional]   boot with that persistent disk (web/disk-panel.ts)
+ *   ?dashboard=off   start with the live trap dashboard (web/dashboard.ts) hidden; its button toggles it
  * Without a disk the guest boots at once; attaching or detaching a disk restarts the machine in a
  * new worker.
  */
@@ -17,6 +18,7 @@ import "@xterm/xterm/css/xterm.css";
 import "./style.css";
 import type { DiskSpec, FromWorker, GuestSpec, RunOutcome, ToWorker, TrapStats } from "./protocol.js";
 import { DiskPanel, diskFromUrl } from "./disk-panel.js";
+import { Dashboard } from "./dashboard.js";
 
 declare global {
   interface Window {
@@ -30,6 +32,8 @@ declare global {
 const MEMORY = "64M";
 /** How long a restart waits for the old worker to stop and close its disk before ending it. */
 const STOP_TIMEOUT_MS = 3000;
+/** Guest speed (#speed) is instructions retired over at least this much of the worker's time. */
+const SPEED_WINDOW_MS = 1000;
 
 interface GuestChoice {
   label: string;
@@ -87,6 +91,9 @@ const noticeEl = document.querySelector<HTMLElement>("#notice")!;
 const terminalEl = document.querySelector<HTMLElement>("#terminal")!;
 const titleEl = document.querySelector<HTMLElement>("#console-title")!;
 const guestSelect = document.querySelector<HTMLSelectElement>("#guest")!;
+const speedEl = document.querySelector<HTMLElement>("#speed")!;
+const dashboardToggle = document.querySelector<HTMLButtonElement>("#dashboard-toggle")!;
+const dashboard = new Dashboard(document.querySelector<HTMLElement>("#dashboard")!);
 
 const term = new Terminal({
   // Set per guest in main() (GuestChoice.convertEol, .interactive).
@@ -163,6 +170,33 @@ function showStats(stats: TrapStats): void {
   trapsEl.hidden = false;
 }
 
+/** Show or hide the dashboard; the worker sends samples only while it is shown. */
+function setDashboard(on: boolean): void {
+  dashboard.root.hidden = !on;
+  dashboardToggle.setAttribute("aria-pressed", String(on));
+  const msg: ToWorker = { type: "dashboard", on };
+  vm?.postMessage(msg);
+  const url = new URL(location.href);
+  if (on) url.searchParams.delete("dashboard");
+  else url.searchParams.set("dashboard", "off");
+  history.replaceState(null, "", url);
+}
+
+/** Recent (worker ms, instructions) pairs from status messages, oldest first. */
+let speedSamples: { hostMs: number; instructions: number }[] = [];
+
+/** Guest MIPS over the last SPEED_WINDOW_MS of the worker's time, in #speed (data-mips: the figure). */
+function showSpeed(hostMs: number, instructions: number): void {
+  speedSamples.push({ hostMs, instructions });
+  while (speedSamples.length > 2 && hostMs - speedSamples[1]!.hostMs >= SPEED_WINDOW_MS) speedSamples.shift();
+  const first = speedSamples[0]!;
+  const ms = hostMs - first.hostMs;
+  if (ms < SPEED_WINDOW_MS) return;
+  const mips = (instructions - first.instructions) / ms / 1000;
+  speedEl.dataset.mips = mips.toFixed(2);
+  speedEl.textContent = `${mips.toFixed(1)} MIPS`;
+}
+
 function fail(message: string): void {
   setStatus("error", `error: ${message}`);
   term.write(`\r\n\x1b[31m[trapdoor] ${message}\x1b[0m\r\n`);
@@ -215,6 +249,9 @@ async function main(): Promise<void> {
     setStatus("error", "error: not cross-origin isolated");
     return;
   }
+
+  dashboardToggle.addEventListener("click", () => setDashboard(dashboard.root.hidden));
+  setDashboard(params.get("dashboard") !== "off");
 
   const initialDisk = diskFromUrl(params);
   const diskPanel: DiskPanel = new DiskPanel(initialDisk, (disk) =>
@@ -269,6 +306,10 @@ async function startVm(
     term.reset();
     trapsEl.hidden = true;
     delete statusEl.dataset.exitCode;
+    dashboard.reset();
+    speedSamples = [];
+    speedEl.textContent = "";
+    delete speedEl.dataset.mips;
     if (guest.interactive) {
       term.options.disableStdin = false;
       term.focus();
@@ -296,6 +337,7 @@ async function startVm(
         break;
       case "status": {
         const n = `${fmt.format(msg.instructions)} instructions retired — guest time ${formatGuestTime(msg.guestNs)}`;
+        showSpeed(msg.hostMs, msg.instructions);
         if (msg.state === "running") {
           setStatus("running", `running — ${n}`);
         } else {
@@ -307,6 +349,9 @@ async function startVm(
       }
       case "stats":
         showStats(msg.stats);
+        break;
+      case "dashboard":
+        dashboard.show(msg.sample);
         break;
       case "disk":
         diskPanel.showAttached(msg.disk);
@@ -321,6 +366,8 @@ async function startVm(
 
   const boot: ToWorker = { type: "boot", guest: spec, memory: MEMORY, clock, disk };
   worker.postMessage(boot);
+  const feed: ToWorker = { type: "dashboard", on: !dashboard.root.hidden };
+  worker.postMessage(feed);
 }
 
 main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));

@@ -1,10 +1,43 @@
 /**
  * Messages between the page (web/main.ts) and the VM worker (web/vm-worker.ts).
  */
-import type { RunOutcome, TrapStats } from "../src/index.js";
+import type {
+  HostTimeStats,
+  IrqOwner,
+  RunOutcome,
+  StatsPoint,
+  TrapStats,
+  VirtioDeviceStats,
+} from "../src/index.js";
 import type { OverlayStats } from "../src/disk/index.js";
 
 export type { OverlayStats, RunOutcome, TrapStats };
+
+/** Guest accesses to one MMIO region: a 4 KiB page of a device's mapping (e.g. a virtio-pci capability). */
+export interface MmioRegionCount {
+  device: string;
+  /** Guest-physical address of the region, and its offset in the device's mapping. */
+  address: number;
+  offset: number;
+  reads: number;
+  writes: number;
+}
+
+/** One update of the live dashboard (web/dashboard.ts), taken between run slices. */
+export interface DashboardSample {
+  /** What changed since the previous sample (exact counts; hostDeltaMs is measured). */
+  point: StatsPoint;
+  /** The counters since machine start. */
+  stats: TrapStats;
+  /** stats.mmio.addresses grouped by region. */
+  mmioRegions: MmioRegionCount[];
+  /** Measured host time per exit class (sampled), kept apart from the counters. */
+  host: HostTimeStats;
+  /** The device on each IRQ line, to attribute interrupts. */
+  irqOwners: IrqOwner[];
+  /** Each virtio device's counters and virtqueues. */
+  virtio: VirtioDeviceStats[];
+}
 
 /** A disk for the guest's /dev/vda (virtio-blk). */
 export type DiskSpec = (
@@ -65,7 +98,9 @@ export type ToWorker =
   /** Stop the machine and close its disk; the worker answers "stopped". */
   | { type: "stop" }
   /** Keys typed or text pasted into the terminal, as xterm.js's onData gives them. */
-  | { type: "input"; data: string };
+  | { type: "input"; data: string }
+  /** Start or stop sending dashboard samples (a few per second while on). */
+  | { type: "dashboard"; on: boolean };
 
 /** Worker → page. */
 export type FromWorker =
@@ -81,8 +116,11 @@ export type FromWorker =
       instructions: number;
       /** Guest time since machine start, in ns. */
       guestNs: number;
+      /** The worker's performance.now() when it took these figures (for instructions per second). */
+      hostMs: number;
     }
   | { type: "stats"; stats: TrapStats }
+  | { type: "dashboard"; sample: DashboardSample }
   /** The disk is open (sent again with fresh overlay figures while the guest runs). */
   | { type: "disk"; disk: DiskInfo }
   /** The machine has stopped and its disk is closed (after a "stop"). */

@@ -13,11 +13,14 @@
 import { Machine } from "../src/index.js";
 import { BlobDisk, OpfsDisk, OverlayDisk, type DiskBackend } from "../src/disk/index.js";
 import type { DiskInfo, DiskSpec, FromWorker, GuestSpec, ToWorker } from "./protocol.js";
+import { DashboardFeed } from "./dashboard-feed.js";
 
 /** How often the page hears the instruction count while the guest runs. */
 const STATUS_INTERVAL_MS = 200;
 /** How often the page gets fresh trap counters while the guest runs. */
 const STATS_INTERVAL_MS = 1000;
+/** How often the dashboard gets a sample while it is on. */
+const DASHBOARD_INTERVAL_MS = 250;
 /**
  * Instructions per run slice. Serial output is flushed and input fed once per slice, so this
  * bounds the echo latency of a keystroke (a few ms at tens of millions of instructions/s).
@@ -39,6 +42,24 @@ let stopRequested = false;
 let machine: Machine | undefined;
 /** Input that arrived before the machine existed. */
 let earlyInput = "";
+/** Whether the page shows the dashboard; the running machine's feed; the timer sending its samples. */
+let dashboardOn = false;
+let feed: DashboardFeed | undefined;
+let dashboardTimer: ReturnType<typeof setInterval> | undefined;
+
+/** Send dashboard samples while the dashboard is on and the machine runs; stop otherwise. */
+function updateDashboardFeed(): void {
+  const f = feed;
+  if (dashboardOn && f !== undefined && dashboardTimer === undefined) {
+    dashboardTimer = setInterval(
+      () => post({ type: "dashboard", sample: f.sample() }),
+      DASHBOARD_INTERVAL_MS,
+    );
+  } else if ((!dashboardOn || f === undefined) && dashboardTimer !== undefined) {
+    clearInterval(dashboardTimer);
+    dashboardTimer = undefined;
+  }
+}
 
 self.addEventListener("message", (ev: MessageEvent<ToWorker>) => {
   const msg = ev.data;
@@ -53,6 +74,10 @@ self.addEventListener("message", (ev: MessageEvent<ToWorker>) => {
         return;
       }
       booting = boot(msg).catch((err: unknown) => post({ type: "error", message: describeError(err) }));
+      break;
+    case "dashboard":
+      dashboardOn = msg.on;
+      updateDashboardFeed();
       break;
     case "stop":
       stopRequested = true;
@@ -146,10 +171,19 @@ async function run(
   earlyInput = "";
 
   const status = (): void =>
-    post({ type: "status", state: "running", instructions: m.core.instructions, guestNs: m.clock.now() });
+    post({
+      type: "status",
+      state: "running",
+      instructions: m.core.instructions,
+      guestNs: m.clock.now(),
+      hostMs: performance.now(),
+    });
   status();
   // machine.run yields to the event loop between slices, so this timer and input messages get in.
   const timer = setInterval(status, STATUS_INTERVAL_MS);
+  const dashboard = new DashboardFeed(m);
+  feed = dashboard;
+  updateDashboardFeed();
   const statsTimer = setInterval(() => {
     post({ type: "stats", stats: m.stats() });
     if (disk) post({ type: "disk", disk: diskInfo(disk.spec, disk.backend) });
@@ -162,11 +196,15 @@ async function run(
       outcome,
       instructions: m.core.instructions,
       guestNs: m.clock.now(),
+      hostMs: performance.now(),
     });
     post({ type: "stats", stats: m.stats() });
+    if (dashboardOn) post({ type: "dashboard", sample: dashboard.sample() });
     if (disk) post({ type: "disk", disk: diskInfo(disk.spec, disk.backend) });
   } finally {
     clearInterval(timer);
     clearInterval(statsTimer);
+    feed = undefined;
+    updateDashboardFeed();
   }
 }

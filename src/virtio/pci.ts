@@ -573,6 +573,14 @@ export abstract class VirtioPciDevice extends PciDevice implements TimedDevice {
 
   // ---- notifications and queue processing ----
 
+  /** Heads of queue `qi` the device has taken and not yet completed (REQUEST_PENDING). */
+  inFlightCount(qi: number): number {
+    const flight = this.inFlight[qi];
+    let n = 0;
+    if (flight !== undefined) for (const f of flight) n += f;
+    return n;
+  }
+
   /** The driver kicked queue `qi`. */
   notify(qi: number): void {
     this.counters.kicks++;

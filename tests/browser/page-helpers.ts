@@ -122,3 +122,15 @@ export async function waitForTerminal(
     );
   }
 }
+
+/** Type `command` into the guest's shell (as a paste) and wait for `answer` in the terminal. */
+export async function shell(
+  page: Page,
+  problems: string[],
+  command: string,
+  answer: RegExp,
+  timeoutMs = 60_000,
+): Promise<void> {
+  await page.evaluate((c) => window.__trapdoorTerm!.paste(c + "\n"), command);
+  await waitForTerminal(page, problems, answer, timeoutMs, command);
+}

@@ -28,6 +28,7 @@ import {
   LINUX_BOOT_TIMEOUT_MS,
   openPage,
   resultsDir,
+  shell,
   skipBrowser,
   skipReason,
   startDevServer,
@@ -35,7 +36,6 @@ import {
 } from "./page-helpers.js";
 
 const PROMPT = /\/root #$/;
-const COMMAND_TIMEOUT_MS = 60_000;
 const HELLO = `hello from the host, ${randomBytes(6).toString("hex")}\n`;
 
 const skip = skipBrowser || SKIP_LINUX;
@@ -44,12 +44,6 @@ const title = skipBrowser
   : SKIP_LINUX
     ? "web app disks (skipped: TRAPDOOR_SKIP_LINUX)"
     : "web app disks in headless Chromium";
-
-/** Type `command` into the guest's shell (as a paste) and wait for `answer` in the terminal. */
-async function shell(page: Page, problems: string[], command: string, answer: RegExp): Promise<void> {
-  await page.evaluate((c) => window.__trapdoorTerm!.paste(c + "\n"), command);
-  await waitForTerminal(page, problems, answer, COMMAND_TIMEOUT_MS, command);
-}
 
 /** Wait until the worker reports the disk `name` of `kind` open, then for the shell prompt. */
 async function waitForDiskAndPrompt(
