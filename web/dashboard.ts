@@ -69,7 +69,6 @@ function fillTable(table: HTMLTableElement, head: string[], rows: { key: string;
           td.textContent = c.text;
           td.dataset.value = String(c.value);
           td.dataset.col = c.col;
-          td.className = "num";
         }
         tr.append(td);
       }

@@ -193,6 +193,9 @@ describe.skipIf(skip)(title, () => {
 
         mkdirSync(resultsDir, { recursive: true });
         await page.screenshot({ path: join(resultsDir, "web-dashboard.png") });
+        // The tables below the charts, scrolled into view.
+        await page.locator("#dashboard").evaluate((el) => (el.scrollTop = el.scrollHeight));
+        await page.screenshot({ path: join(resultsDir, "web-dashboard-tables.png") });
 
         // Off: hidden, in the URL, and the worker stops sending samples.
         await page.locator("#dashboard-toggle").click();
