@@ -83,6 +83,7 @@ export async function runConfig(
   image: Uint8Array,
   workloads: readonly Workload[],
   timeoutMs = 30 * 60_000,
+  onWorkloadDone?: (r: WorkloadResult) => void,
 ): Promise<ConfigRun> {
   const backend = new MemoryDisk(image.slice());
   const problems: string[] = [];
@@ -122,6 +123,7 @@ export async function runConfig(
         const w = workloads[results.length]!;
         const end = hostNow();
         results.push({ workload: w, delta: subtractCounters(readIoCounters(m, config, end), before!) });
+        onWorkloadDone?.(results[results.length - 1]!);
         // dd reports its errors as "dd: ..."; the random-read loop prints FAIL; the kernel logs I/O errors.
         if (/^dd: |^FAIL|I\/O error/m.test(said)) failures.push(`${w.name}: ${said.trim()}`);
         phase = "prompt";

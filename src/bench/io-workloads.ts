@@ -35,26 +35,17 @@ export function randomReadCount(sizeMiB: number): number {
 }
 
 /**
- * `count` 4 KiB block numbers in [0, blocks), from a fixed xorshift32 sequence (Marsaglia 2003,
- * shifts 13/17/5): the same offsets in every run and every configuration.
+ * A shell function `r SEED COUNT` reading COUNT 4 KiB blocks with O_DIRECT at offsets from the
+ * ANSI C rand() LCG (x = x * 1103515245 + 12345 mod 2^31, bits 8 and up; busybox ash computes in 64
+ * bits), so
+ * the offsets are the same in every run and every configuration. Computed in the guest because
+ * busybox's line editor keeps at most 1024 characters of a command line.
  */
-export function randomBlocks(count: number, blocks: number): number[] {
-  let x = 0x2545f491;
-  const out: number[] = [];
-  for (let i = 0; i < count; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out.push((x >>> 0) % blocks);
-  }
-  return out;
-}
-
-/** A shell loop reading one 4 KiB block at each of `blocks` with O_DIRECT. */
-function readLoop(device: string, blocks: readonly number[]): string {
+function readFunction(device: string, blocks: number): string {
   return (
-    `for k in ${blocks.join(" ")}; do ` +
-    `dd if=${device} of=/dev/null bs=4k count=1 skip=$k iflag=direct 2>/dev/null || echo FAIL; done`
+    `r() { k=$1; i=0; while [ $i -lt $2 ]; do k=$(( (k * 1103515245 + 12345) % 2147483648 )); ` +
+    `dd if=${device} of=/dev/null bs=4k count=1 skip=$(( (k >> 8) % ${blocks} )) iflag=direct 2>/dev/null || echo FAIL; ` +
+    `i=$(( i + 1 )); done; }`
   );
 }
 
@@ -74,30 +65,17 @@ export function makeWorkload(name: WorkloadName, device: string, sizeMiB: number
         bytes: sizeMiB * MIB,
         operations: sizeMiB,
       };
-    case "randread": {
-      const blocks = randomBlocks(randomReadCount(sizeMiB), (sizeMiB * MIB) / SMALL);
-      return {
-        name,
-        command: readLoop(device, blocks),
-        bytes: blocks.length * SMALL,
-        operations: blocks.length,
-      };
-    }
+    case "randread":
     case "parread": {
-      // The same reads as randread, dealt to PARALLEL_READERS background loops, then `wait`.
-      const blocks = randomBlocks(randomReadCount(sizeMiB), (sizeMiB * MIB) / SMALL);
-      const loops = Array.from({ length: PARALLEL_READERS }, (_, i) =>
-        readLoop(
-          device,
-          blocks.filter((_, k) => k % PARALLEL_READERS === i),
-        ),
-      );
-      return {
-        name,
-        command: loops.map((l) => `(${l}) &`).join(" ") + " wait",
-        bytes: blocks.length * SMALL,
-        operations: blocks.length,
-      };
+      const count = randomReadCount(sizeMiB);
+      const fn = readFunction(device, (sizeMiB * MIB) / SMALL);
+      // parread: the same number of reads from PARALLEL_READERS background processes, then `wait`.
+      const per = count / PARALLEL_READERS;
+      const calls =
+        name === "randread"
+          ? `r 1 ${count}`
+          : Array.from({ length: PARALLEL_READERS }, (_, i) => `r ${i + 1} ${per} &`).join(" ") + " wait";
+      return { name, command: `${fn}; ${calls}`, bytes: count * SMALL, operations: count };
     }
   }
 }

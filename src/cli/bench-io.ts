@@ -11,7 +11,13 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { IO_CONFIGS, selectConfigs } from "../bench/io-configs.js";
-import { BenchRunError, runConfig, type ConfigRun, type LinuxGuest } from "../bench/io-run.js";
+import {
+  BenchRunError,
+  runConfig,
+  type ConfigRun,
+  type LinuxGuest,
+  type WorkloadResult,
+} from "../bench/io-run.js";
 import { imageBytes, makeWorkload, WORKLOAD_NAMES, type WorkloadName } from "../bench/io-workloads.js";
 import { benchJson, DETERMINISM_NOTE, figures, formatChart, formatTable } from "../bench/io-report.js";
 import { UsageError } from "./args.js";
@@ -142,7 +148,11 @@ export async function benchIo(argv: readonly string[]): Promise<number> {
     process.stderr.write(`bench io: ${config.name}...\n`);
     const workloads = a.workloads.map((w) => makeWorkload(w, config.device, a.sizeMiB));
     try {
-      runs.push(await runConfig(guest, config, image, workloads));
+      const progress = (r: WorkloadResult) =>
+        process.stderr.write(
+          `bench io:   ${r.workload.name}: ${(r.delta.hostNs / 1e9).toFixed(1)} s host, ${r.delta.allExits} exits\n`,
+        );
+      runs.push(await runConfig(guest, config, image, workloads, undefined, progress));
     } catch (e) {
       if (!(e instanceof BenchRunError)) throw e;
       process.stderr.write(
