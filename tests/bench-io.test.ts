@@ -49,6 +49,15 @@ describe.skipIf(SKIP_LINUX)("trapdoor bench io (reduced size)", () => {
       expect(ide / vio).toBeGreaterThanOrEqual(20);
       // Counting every device's exits (timer, console) too, the gap stays above 20x.
       expect(seq(pio).allExitsPerMib / seq(a).allExitsPerMib).toBeGreaterThanOrEqual(20);
+      // The KVM model prices the same exit counts: a userspace device model costs more per exit
+      // than an in-kernel one, and IDE-PIO's exits cost more per MiB than virtio's.
+      for (const f of [seq(pio), seq(a)]) {
+        expect(f.modeledKvmNsPerMib.inKernel).toBeGreaterThan(0);
+        expect(f.modeledKvmNsPerMib.userspace).toBeGreaterThan(f.modeledKvmNsPerMib.inKernel);
+      }
+      expect(
+        seq(pio).modeledKvmNsPerMib.inKernel / seq(a).modeledKvmNsPerMib.inKernel,
+      ).toBeGreaterThanOrEqual(20);
     },
   );
 

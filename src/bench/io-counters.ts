@@ -8,6 +8,8 @@
 import type { Machine } from "../machine.js";
 import type { TrapStats } from "../stats.js";
 import type { IoConfig } from "./io-configs.js";
+import { EXIT_CAUSES, type ExitCause } from "../stats/exit-causes.js";
+import { modelExitCosts } from "../stats/cost-model.js";
 
 /** ATA Command register of the primary channel (ATA/ATAPI-6 §7.1: a write starts a command). */
 const ATA_COMMAND_PORT = 0x1f7;
@@ -36,6 +38,8 @@ export interface IoCounters {
   interrupts: number;
   /** Interrupts the CPU took from the interrupt controller (all devices). */
   cpuInterrupts: number;
+  /** Guest exits of every device by cause (docs/exits.md), the cost model's input. */
+  byCause: Record<ExitCause, number>;
 }
 
 function sumAccesses(list: TrapStats["pio"]["ports"], names: readonly string[]): number {
@@ -79,21 +83,31 @@ export function readIoCounters(m: Machine, config: IoConfig, hostNs: number): Io
     requests,
     interrupts,
     cpuInterrupts: s.interrupts,
+    byCause: { ...s.exits.byCause },
   };
 }
 
 /** after − before, field by field. */
 export function subtractCounters(after: IoCounters, before: IoCounters): IoCounters {
-  const d = {} as IoCounters;
-  for (const k of Object.keys(after) as (keyof IoCounters)[]) d[k] = after[k] - before[k];
+  const byCause = {} as Record<ExitCause, number>;
+  for (const c of EXIT_CAUSES) byCause[c] = after.byCause[c] - before.byCause[c];
+  const d = { byCause } as IoCounters;
+  for (const k of Object.keys(after) as (keyof IoCounters)[]) {
+    if (k !== "byCause") d[k] = after[k] - before[k];
+  }
   return d;
 }
 
 /**
- * Hook for the modeled cost of these exits on KVM (host ns per MB), from the exit-accounting cost
- * model (src/stats/..., not merged yet). Until it is wired in, there is no model: undefined, and
- * the table prints "n/a".
+ * What these exits (all devices, by cause) would cost on KVM, in ns per MiB moved, from the exit
+ * cost model (src/stats/cost-model.ts, docs/cost-model.md): a model, never a measurement.
  */
-export function modeledKvmNsPerMb(_delta: IoCounters, _bytes: number): number | undefined {
-  return undefined;
+export function modeledKvmNsPerMib(
+  delta: IoCounters,
+  bytes: number,
+): { inKernel: number; userspace: number } {
+  const mib = bytes / (1024 * 1024);
+  const costs = modelExitCosts({ byCause: delta.byCause });
+  const us = (id: string) => costs.find((c) => c.profile === id)!.totalUs;
+  return { inKernel: (us("kvm-in-kernel") * 1000) / mib, userspace: (us("kvm-userspace") * 1000) / mib };
 }
