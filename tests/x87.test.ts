@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { Machine } from "../src/index.js";
+import { runMultibootGuest } from "./helpers/multiboot-guest.js";
 
 // guest-images/x87test runs x87 operations over interesting operands and prints one line per
 // check; expected-qemu.txt is the same kernel's output under QEMU 7.2 (TCG, softfloat 80-bit).
@@ -10,12 +11,10 @@ const DIR = new URL("../guest-images/x87test/", import.meta.url);
 
 async function boot(cmdline: string) {
   const m = await Machine.create({ memory: "16M" });
-  const chunks: Uint8Array[] = [];
-  m.onSerialOutput((b) => chunks.push(b));
-  m.loadMultiboot(readFileSync(new URL("x87test.elf", DIR)), { cmdline });
-  const outcome = await m.run({ timeoutMs: 120_000 });
-  const text = Buffer.concat(chunks).toString("latin1");
-  return { outcome, lines: text.split("\n").filter((l) => l !== "") };
+  const { outcome, lines } = await runMultibootGuest(m, readFileSync(new URL("x87test.elf", DIR)), cmdline, {
+    timeoutMs: 120_000,
+  });
+  return { outcome, lines: lines.filter((l) => l !== "") };
 }
 
 /** The differing lines, "line N: got ... / want ...", at most `max` of them. */
