@@ -4,7 +4,12 @@
 // several runs each, alternating. Reports the median host-time MB/s (10^6 bytes per host second,
 // measured from sending the command to the next shell prompt), the same per second of this
 // process's CPU time (user + system: less disturbed by other load on a shared machine) and, per
-// MiB moved, the requests, kicks and interrupts the device counted. Say which machine when quoting (docs/performance.md).
+// MiB moved, the requests, kicks and interrupts the device counted. It also splits the CPU time per
+// MiB: inside the device's request handling (validation, backend I/O, completion: the device's
+// handleRequest, timed with process.cpuUsage) and the rest (guest code, other exits, Node), which
+// with the guest's instruction count gives its MIPS. CPU time, not host time, because the shared
+// machine's other load stretches host time several-fold. Say which machine when quoting
+// (docs/performance.md).
 //
 //   node bench/virtio-blk.js     (BENCH_BLK_RUNS=5, BENCH_BLK_MB=64)
 import { execFileSync } from "node:child_process";
@@ -53,9 +58,22 @@ for (let i = 0; i < RUNS; i++) commands.push({ kind: "read", cmd: read }, { kind
 const backend = new FileDisk(image);
 const m = await Machine.create({ memory: "64M", drives: [{ backend }] });
 const dev = m.drives[0];
+// The CPU time inside request handling: the device's (protected) handleRequest, wrapped here only.
+let deviceCpuUs = 0;
+const handleRequest = dev.handleRequest;
+dev.handleRequest = function (...args) {
+  const t0 = process.cpuUsage();
+  try {
+    return handleRequest.apply(this, args);
+  } finally {
+    const t = process.cpuUsage(t0);
+    deviceCpuUs += t.user + t.system;
+  }
+};
 const snapshot = () => ({
   t: performance.now(),
   cpu: process.cpuUsage(),
+  deviceCpuUs,
   instructions: m.core.instructions,
   kicks: dev.counters.kicks,
   requests: dev.counters.requests,
@@ -110,6 +128,10 @@ const row = (kind) => {
     return (d.user + d.system) / 1e6;
   };
   const mbsCpu = rs.map((r) => mb / cpuSeconds(r));
+  const deviceMs = median(rs.map((r) => (r.end.deviceCpuUs - r.start.deviceCpuUs) / 1e3 / SIZE_MB));
+  const restMs = median(
+    rs.map((r) => (cpuSeconds(r) * 1e6 - (r.end.deviceCpuUs - r.start.deviceCpuUs)) / 1e3 / SIZE_MB),
+  );
   return {
     dd: kind === "read" ? read : write,
     "median MB/s": median(mbs).toFixed(0),
@@ -120,6 +142,9 @@ const row = (kind) => {
     "interrupts/MiB": per("interrupts").toFixed(2),
     "publishes/MiB": per("publishes").toFixed(2),
     "guest instructions/MiB": Math.round(per("instructions")),
+    "device CPU ms/MiB": deviceMs.toFixed(2),
+    "rest CPU ms/MiB": restMs.toFixed(2),
+    "MIPS (rest)": (per("instructions") / 1e3 / restMs).toFixed(0),
   };
 };
 console.log(

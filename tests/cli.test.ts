@@ -1,20 +1,13 @@
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { asm, miniKernel } from "./helpers/mini-kernel.js";
+import { cliScratchDir, REPO_ROOT as ROOT, trapdoorCli } from "./helpers/cli.js";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const BIN = join(ROOT, "bin/trapdoor.js");
 const HELLO = join(ROOT, "guest-images/hello/hello.elf");
 let dir: string;
 
-function trapdoor(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const trapdoor = (...args: string[]) => trapdoorCli(args);
 
 function kernelFile(name: string, code: number[]): string {
   const p = join(dir, name);
@@ -23,9 +16,7 @@ function kernelFile(name: string, code: number[]): string {
 }
 
 beforeAll(() => {
-  if (!existsSync(join(ROOT, "dist/cli/main.js")))
-    throw new Error("dist/ is missing: run `npm run build` first");
-  dir = mkdtempSync(join(tmpdir(), "trapdoor-cli-"));
+  dir = cliScratchDir("cli");
 });
 
 describe("trapdoor run", () => {

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { Machine } from "../src/machine.js";
+import { runMultibootGuest } from "./helpers/multiboot-guest.js";
 
 // The cputest kernels (guest-images/cputest/README.md): each checks one area of the protected-mode
 // CPU that the instruction vectors cannot reach, prints PASS/FAIL lines on COM1 and exits through
@@ -10,12 +11,10 @@ const SUITES = ["paging", "privilege", "exceptions", "tasks", "v86", "segments",
 
 async function boot(suite: string) {
   const m = await Machine.create({ memory: "16M" });
-  const chunks: Uint8Array[] = [];
-  m.onSerialOutput((b) => chunks.push(b));
-  m.loadMultiboot(readFileSync(new URL(`${suite}.elf`, DIR)), { cmdline: "" });
-  const outcome = await m.run({ timeoutMs: 20_000 });
-  const text = Buffer.concat(chunks).toString("latin1");
-  return { m, outcome, text };
+  const run = await runMultibootGuest(m, readFileSync(new URL(`${suite}.elf`, DIR)), "", {
+    timeoutMs: 20_000,
+  });
+  return { m, ...run };
 }
 
 describe("cputest kernels", () => {

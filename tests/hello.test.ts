@@ -1,17 +1,14 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { Machine } from "../src/machine.js";
+import { runMultibootGuest } from "./helpers/multiboot-guest.js";
 
 const HELLO = new URL("../guest-images/hello/", import.meta.url);
 
 async function boot(file: string, cmdline: string, memory = "64M") {
   const m = await Machine.create({ memory });
-  const chunks: Uint8Array[] = [];
-  m.onSerialOutput((b) => chunks.push(b));
-  m.loadMultiboot(readFileSync(new URL(file, HELLO)), { cmdline });
-  const outcome = await m.run({ timeoutMs: 20_000 });
-  const bytes = Buffer.concat(chunks);
-  return { m, outcome, bytes, text: bytes.toString("latin1") };
+  const run = await runMultibootGuest(m, readFileSync(new URL(file, HELLO)), cmdline, { timeoutMs: 20_000 });
+  return { m, ...run };
 }
 
 describe("the hello guest", () => {

@@ -1,15 +1,16 @@
 // Linux 6.1 (guest-images/linux) booted in trapdoor to its busybox shell, driven over the serial
 // console like a user would, in deterministic mode. Linux's own drivers are the client of our
 // devices here: the 8250 driver, the PIT/TSC calibration, the PIC, PCI config type 1, the RTC.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Machine, type RunOutcome } from "../src/machine.js";
-import { ExpectScript, type ExpectStep } from "../src/cli/expect-script.js";
-import { LINUX_BUILD_TIMEOUT_MS, SKIP_LINUX, linuxImageDir } from "./helpers/linux-images.js";
-
-const PROMPT = "/root # ";
-const APPEND = "console=ttyS0 pci=conf1";
+import { LINUX_BUILD_TIMEOUT_MS, SKIP_LINUX } from "./helpers/linux-images.js";
+import {
+  LINUX_APPEND,
+  readLinuxImages,
+  runLinuxCommands,
+  shellAnswer as answer,
+  type LinuxImages,
+} from "./helpers/linux-session.js";
 
 interface Session {
   outcome: RunOutcome;
@@ -18,37 +19,18 @@ interface Session {
   stats: ReturnType<Machine["stats"]>;
 }
 
-let images: { kernel: Uint8Array; initrd: Uint8Array };
+let images: LinuxImages;
 
 /** Boot, type each command after a prompt, then `poweroff -f`. */
 async function session(commands: string[]): Promise<Session> {
   const m = await Machine.create({ memory: "64M" });
-  let output = "";
-  m.onSerialOutput((b) => (output += Buffer.from(b).toString("latin1")));
-  const steps: ExpectStep[] = [...commands, "poweroff -f"].map((c) => ({ expect: PROMPT, send: c + "\n" }));
-  const script = new ExpectScript(steps, (t) => m.sendSerialInput(t));
-  m.onSerialOutput((b) => script.feed(b));
-  m.loadLinux(images.kernel, { cmdline: APPEND, initrd: images.initrd });
-  script.start();
-  const outcome = await m.run({ timeoutMs: 180_000 });
+  const { outcome, output } = await runLinuxCommands(m, images, LINUX_APPEND, commands, 180_000);
   return { outcome, output, instructions: m.core.instructions, stats: m.stats() };
-}
-
-/** The text a command printed: between its echoed command line and the next prompt. */
-function answer(output: string, command: string): string {
-  const at = output.indexOf(command + "\r\n");
-  expect(at, `no echo of ${JSON.stringify(command)}`).toBeGreaterThanOrEqual(0);
-  const start = at + command.length + 2;
-  return output.slice(start, output.indexOf(PROMPT, start));
 }
 
 describe.skipIf(SKIP_LINUX)("Linux on trapdoor", () => {
   beforeAll(async () => {
-    const dir = await linuxImageDir();
-    images = {
-      kernel: new Uint8Array(readFileSync(join(dir, "bzImage"))),
-      initrd: new Uint8Array(readFileSync(join(dir, "initramfs.cpio.gz"))),
-    };
+    images = await readLinuxImages();
   }, LINUX_BUILD_TIMEOUT_MS);
 
   const commands = [

@@ -195,4 +195,56 @@ describe("OverlayDisk", () => {
     expect(() => disk.read(0, new Uint8Array(1))).toThrow(/closed/);
     expect(() => disk.flush()).toThrow(/closed/);
   });
+
+  for (const vectoredBase of [true, false]) {
+    it(`readv matches the model over random splits (base ${vectoredBase ? "with" : "without"} readv)`, () => {
+      const next = rng(vectoredBase ? 4 : 5);
+      const chunkSize = 4096;
+      const size = 64 * 1024;
+      const { base, original } = makeBase(next, size);
+      const baseReadv: [number, number][] = [];
+      if (vectoredBase) {
+        const readv = base.readv.bind(base);
+        base.readv = (offset, into) => {
+          baseReadv.push([offset, into.length]);
+          readv(offset, into);
+        };
+      } else (base as { readv?: unknown }).readv = undefined;
+      const disk = new OverlayDisk(base, { chunkSize });
+      const model = original.slice();
+      // A clean disk: one readv of the overlay is one readv of the base, whatever the split.
+      const ram = new Uint8Array(new SharedArrayBuffer(4 * chunkSize));
+      const split = (length: number) => {
+        const views: Uint8Array[] = [];
+        let at = 0;
+        while (at < length) {
+          const n = Math.min(length - at, 1 + next(1500));
+          views.push(ram.subarray(at + views.length, at + views.length + n)); // a byte's gap between views
+          at += n;
+        }
+        return views;
+      };
+      const concat = (views: Uint8Array[]) => Buffer.concat(views.map((v) => Buffer.from(v)));
+      const first = split(3 * chunkSize);
+      disk.readv(1000, first);
+      expect(concat(first).equals(Buffer.from(model.subarray(1000, 1000 + 3 * chunkSize)))).toBe(true);
+      if (vectoredBase) expect(baseReadv).toEqual([[1000, first.length + 3]]); // pieces cut at 3 chunk edges
+      for (let op = 0; op < 400; op++) {
+        const length = 1 + next(3 * chunkSize);
+        const offset = next(size - length + 1);
+        if (next(3) === 0) {
+          const data = randomBytes(next, length);
+          disk.write(offset, data);
+          model.set(data, offset);
+        } else {
+          const views = split(length);
+          views.forEach((v) => v.fill(0xee));
+          disk.readv(offset, views);
+          expect(concat(views).equals(Buffer.from(model.subarray(offset, offset + length)))).toBe(true);
+        }
+      }
+      expect(() => disk.readv(size - 10, split(11))).toThrow(RangeError);
+      expect(Buffer.from(base.bytes).equals(Buffer.from(original))).toBe(true);
+    });
+  }
 });

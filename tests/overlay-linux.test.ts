@@ -2,16 +2,16 @@
 // e2fsprogs' mke2fs -d) through an OverlayDisk over a read-only FileDisk, as the CLI's
 // --drive ...,snapshot=on does. Linux changes a file and creates one, remounts and reads both
 // back; the image file stays byte for byte as it was.
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Machine } from "../src/machine.js";
-import { ExpectScript } from "../src/cli/expect-script.js";
 import { FileDisk } from "../src/disk/file-disk.js";
 import { OverlayDisk } from "../src/disk/overlay-disk.js";
-import { LINUX_BUILD_TIMEOUT_MS, SKIP_LINUX, linuxImageDir } from "./helpers/linux-images.js";
+import { LINUX_BUILD_TIMEOUT_MS, SKIP_LINUX } from "./helpers/linux-images.js";
+import { LINUX_APPEND, readLinuxImages, runLinuxCommands } from "./helpers/linux-session.js";
+import { makeExt2Image } from "./helpers/ext2-image.js";
 import { MKE2FS } from "./helpers/e2fsprogs.js";
 
 const work = mkdtempSync(join(tmpdir(), "trapdoor-overlay-linux-"));
@@ -22,35 +22,16 @@ describe.skipIf(SKIP_LINUX || MKE2FS === undefined)("OverlayDisk under Linux's v
     "takes Linux's writes in memory; the image is unchanged",
     { timeout: LINUX_BUILD_TIMEOUT_MS },
     async () => {
-      const dir = await linuxImageDir();
-      mkdirSync(join(work, "files"));
-      writeFileSync(join(work, "files", "a.txt"), "original\n");
-      const img = join(work, "ext2.img");
-      execFileSync(MKE2FS!, ["-q", "-F", "-t", "ext2", "-d", join(work, "files"), img, "8M"]);
+      const images = await readLinuxImages();
+      const img = makeExt2Image(work, "ext2.img", { "a.txt": Buffer.from("original\n") });
       const before = readFileSync(img);
 
       const disk = new OverlayDisk(new FileDisk(img, { readOnly: true }));
       const m = await Machine.create({ memory: "64M", drives: [{ backend: disk }] });
-      let output = "";
-      const commands = [
+      const { outcome, output } = await runLinuxCommands(m, images, LINUX_APPEND, [
         "mount -t ext2 /dev/vda /mnt && echo changed > /mnt/a.txt && echo created > /mnt/b.txt && sync && umount /mnt",
         "mount -t ext2 /dev/vda /mnt && cat /mnt/a.txt /mnt/b.txt",
-        "poweroff -f",
-      ];
-      const script = new ExpectScript(
-        commands.map((c) => ({ expect: "/root # ", send: c + "\n" })),
-        (t) => m.sendSerialInput(t),
-      );
-      m.onSerialOutput((b) => {
-        output += Buffer.from(b).toString("latin1");
-        script.feed(b);
-      });
-      m.loadLinux(readFileSync(join(dir, "bzImage")), {
-        cmdline: "console=ttyS0 pci=conf1",
-        initrd: readFileSync(join(dir, "initramfs.cpio.gz")),
-      });
-      script.start();
-      const outcome = await m.run({ timeoutMs: 240_000 });
+      ]);
       const st = disk.stats();
       disk.close();
 

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Machine, type MachineOptions, type RunOutcome } from "../src/machine.js";
+import { runMultibootGuest } from "./helpers/multiboot-guest.js";
 
 // The irqtest kernel (guest-images/irqtest/README.md) drives the PC platform the way Linux does
 // (8259A init, PIT tick and calibration, RTC, UART interrupts, PCI, i8042), prints PASS/FAIL lines on
@@ -19,12 +20,7 @@ interface Run {
 
 async function boot(clock: MachineOptions["clock"] = "deterministic"): Promise<Run> {
   const m = await Machine.create({ memory: "16M", clock });
-  const chunks: Uint8Array[] = [];
-  m.onSerialOutput((b) => chunks.push(b));
-  m.loadMultiboot(ELF, { cmdline: "" });
-  const outcome = await m.run({ timeoutMs: 60_000 });
-  const bytes = Buffer.concat(chunks);
-  const lines = bytes.toString("latin1").split("\n");
+  const { outcome, bytes, lines } = await runMultibootGuest(m, ELF, "", { timeoutMs: 60_000 });
   return {
     m,
     outcome,

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { MemoryDisk } from "../src/disk/memory-disk.js";
 import { Machine } from "../src/machine.js";
+import { runMultibootGuest } from "./helpers/multiboot-guest.js";
 import type { VirtioDiagnostic } from "../src/virtio/pci.js";
 
 const KERNEL = readFileSync(new URL("../guest-images/badvirtio/badvirtio.elf", import.meta.url));
@@ -76,12 +77,8 @@ async function boot(mode: "strict" | "lenient", transport: "modern" | "transitio
     onPostCode: (code) => (current = code),
     drives: [{ backend: disk, transport, mode, readOnly, onDiagnostic: (d) => seen.push([current, d]) }],
   });
-  const chunks: Uint8Array[] = [];
-  m.onSerialOutput((b) => chunks.push(b));
-  m.loadMultiboot(KERNEL, { cmdline: mode });
-  const outcome = await m.run({ timeoutMs: 30_000 });
-  const text = Buffer.concat(chunks).toString("latin1");
-  return { m, outcome, text, lines: text.split("\n"), seen, disk, before };
+  const { outcome, text, lines } = await runMultibootGuest(m, KERNEL, mode, { timeoutMs: 30_000 });
+  return { m, outcome, text, lines, seen, disk, before };
 }
 
 describe("badvirtio guest (a driver that commits every detectable mistake)", () => {

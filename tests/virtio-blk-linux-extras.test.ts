@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LINUX_BUILD_TIMEOUT_MS, SKIP_LINUX } from "./helpers/linux-images.js";
-import { answer, blkSession, loadLinuxImages, type LinuxImages } from "./helpers/linux-blk-session.js";
+import { blkSession } from "./helpers/linux-blk-session.js";
+import { readLinuxImages, shellAnswer as answer, type LinuxImages } from "./helpers/linux-session.js";
 
 let images: LinuxImages;
 let work: string;
@@ -26,7 +27,7 @@ describe.skipIf(SKIP_LINUX)(
   "Linux and virtio-blk: discard, write zeroes, topology, cache mode, faults",
   () => {
     beforeAll(async () => {
-      images = await loadLinuxImages();
+      images = await readLinuxImages();
       work = mkdtempSync(join(tmpdir(), "trapdoor-vblkx-"));
     }, LINUX_BUILD_TIMEOUT_MS);
 

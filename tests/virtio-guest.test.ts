@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { MemoryDisk } from "../src/disk/memory-disk.js";
 import { Machine } from "../src/machine.js";
+import { runMultibootGuest } from "./helpers/multiboot-guest.js";
 import type { VirtioDiagnostic } from "../src/virtio/pci.js";
 
 const KERNEL_PATH = fileURLToPath(new URL("../guest-images/virtioblk/virtioblk.elf", import.meta.url));
@@ -62,12 +63,8 @@ async function boot(drives: { disk: MemoryDisk; transport: "modern" | "transitio
       onDiagnostic: (x: VirtioDiagnostic) => diagnostics.push(x),
     })),
   });
-  const chunks: Uint8Array[] = [];
-  m.onSerialOutput((b) => chunks.push(b));
-  m.loadMultiboot(KERNEL, { cmdline: "" });
-  const outcome = await m.run({ timeoutMs: 30_000 });
-  const text = Buffer.concat(chunks).toString("latin1");
-  return { m, outcome, text, lines: text.split("\n"), diagnostics };
+  const { outcome, text, lines } = await runMultibootGuest(m, KERNEL, "", { timeoutMs: 30_000 });
+  return { m, outcome, text, lines, diagnostics };
 }
 
 /** The checks every pass makes (virtioblk README), and those of one interface only. */

@@ -182,6 +182,12 @@ const K_MOVZX8_RM: u32 = 33; // reg := zero-extended byte [m]
 // K_MOV_MR/K_MOV_RM whose address has no index register: [base + disp] (base may be ZERO_WORD).
 const K_MOV_MR_BD: u32 = 34;
 const K_MOV_RM_BD: u32 = 35;
+// The same for the ALU memory forms, LEA and MOVZX r32, byte [m].
+const K_ALU_MR_BD: u32 = 36;
+const K_ALU_MI_BD: u32 = 37;
+const K_ALU_RM_BD: u32 = 38;
+const K_LEA_BD: u32 = 39;
+const K_MOVZX8_RM_BD: u32 = 40;
 
 /** Address of a register's u32 in the state block. */
 function regAddr(r: u32): u32 {
@@ -440,8 +446,10 @@ function specialise(ent: u32, kind: u32, sz: u32): u32 {
   const mem = load<u8>(ent + E_SEG) != NO_MEM;
   const aop = <u32>load<u8>(ent + E_AOP);
   if (kind == K_MOVX) {
-    return mem && sz == 0 && load<u8>(ent + E_AOP) == 0 ? K_MOVZX8_RM : kind;
+    if (!mem || sz != 0 || load<u8>(ent + E_AOP) != 0) return kind;
+    return noIndex(ent) ? K_MOVZX8_RM_BD : K_MOVZX8_RM;
   }
+  if (kind == K_LEA) return noIndex(ent) ? K_LEA_BD : kind;
   if (sz != 2) return kind;
   switch (kind) {
     case K_MOV_EG:
@@ -453,15 +461,17 @@ function specialise(ent: u32, kind: u32, sz: u32): u32 {
       return K_MOV_RR;
     case K_ALU_EG:
       if (aop == 2 || aop == 3) return kind;
-      return mem ? K_ALU_MR : K_ALU_RR;
+      if (mem) return noIndex(ent) ? K_ALU_MR_BD : K_ALU_MR;
+      return K_ALU_RR;
     case K_ALU_GE:
       if (aop == 2 || aop == 3) return kind;
-      if (mem) return K_ALU_RM;
+      if (mem) return noIndex(ent) ? K_ALU_RM_BD : K_ALU_RM;
       swapRegs(ent);
       return K_ALU_RR;
     case K_ALU_EI:
       if (aop == 2 || aop == 3) return kind;
-      return mem ? K_ALU_MI : K_ALU_RI;
+      if (mem) return noIndex(ent) ? K_ALU_MI_BD : K_ALU_MI;
+      return K_ALU_RI;
     case K_ALU_AI:
       if (aop == 2 || aop == 3) return kind;
       store<u8>(ent + E_RM, <u8>EAX);
@@ -560,6 +570,38 @@ function aluFlags(aop: u32, sz: u32, d: u32, s: u32, r: u32): void {
   store<u32>(STATE_BASE + S_LF_DST, d);
   store<u32>(STATE_BASE + S_LF_SRC, s);
   store<u32>(STATE_BASE + S_LF_RES, r);
+}
+
+/** 32-bit reg op= [seg:off] (K_ALU_RM*, no ADC/SBB); false after a fault. */
+// @ts-ignore: decorator
+@inline
+function aluRegMem(ent: u32, off: u32): bool {
+  const v = read32(<u32>load<u8>(ent + E_SEG), off);
+  if (faulted()) return false;
+  const aop = <u32>load<u8>(ent + E_AOP);
+  const dr = <u32>load<u8>(ent + E_REG);
+  const d = reg32(dr);
+  const r = aluResult(aop, d, v);
+  if (aop != 7) setReg32(dr, r);
+  aluFlags(aop, 2, d, v, r);
+  return true;
+}
+
+/** 32-bit [seg:off] op= v (K_ALU_MR*, K_ALU_MI*; no ADC/SBB); false after a fault. */
+// @ts-ignore: decorator
+@inline
+function aluMem(ent: u32, off: u32, v: u32): bool {
+  const seg = <u32>load<u8>(ent + E_SEG);
+  const d = read32(seg, off);
+  if (faulted()) return false;
+  const aop = <u32>load<u8>(ent + E_AOP);
+  const r = aluResult(aop, d, v);
+  if (aop != 7) {
+    write32(seg, off, r);
+    if (faulted()) return false;
+  }
+  aluFlags(aop, 2, d, v, r);
+  return true;
 }
 
 /** Record 32-bit lazy flags directly (no copy of the old flags: the caller cannot fault now). */
@@ -733,6 +775,12 @@ export function execBlock(eip: u32, budget: i32): i32 {
         setReg32(load<u8>(ent + E_REG), v);
         break;
       }
+      case K_MOVZX8_RM_BD: {
+        const v = read8(<u32>load<u8>(ent + E_SEG), eaBD(ent));
+        if (faulted()) return faultAt(eip, done);
+        setReg32(load<u8>(ent + E_REG), v);
+        break;
+      }
       case K_ALU_RR: {
         const aop = <u32>load<u8>(ent + E_AOP);
         const dr = <u32>load<u8>(ent + E_RM);
@@ -753,32 +801,24 @@ export function execBlock(eip: u32, budget: i32): i32 {
         aluFlags(aop, 2, d, v, r);
         break;
       }
-      case K_ALU_RM: {
-        const aop = <u32>load<u8>(ent + E_AOP);
-        const v = read32(<u32>load<u8>(ent + E_SEG), ea(ent));
-        if (faulted()) return faultAt(eip, done);
-        const dr = <u32>load<u8>(ent + E_REG);
-        const d = reg32(dr);
-        const r = aluResult(aop, d, v);
-        if (aop != 7) setReg32(dr, r);
-        aluFlags(aop, 2, d, v, r);
+      case K_ALU_RM:
+        if (!aluRegMem(ent, ea(ent))) return faultAt(eip, done);
         break;
-      }
+      case K_ALU_RM_BD:
+        if (!aluRegMem(ent, eaBD(ent))) return faultAt(eip, done);
+        break;
       case K_ALU_MR:
-      case K_ALU_MI: {
-        const aop = <u32>load<u8>(ent + E_AOP);
-        const off = ea(ent);
-        const d = read32(<u32>load<u8>(ent + E_SEG), off);
-        if (faulted()) return faultAt(eip, done);
-        const v = kind == K_ALU_MR ? reg32(load<u8>(ent + E_REG)) : load<u32>(ent + E_IMM);
-        const r = aluResult(aop, d, v);
-        if (aop != 7) {
-          write32(<u32>load<u8>(ent + E_SEG), off, r);
-          if (faulted()) return faultAt(eip, done);
-        }
-        aluFlags(aop, 2, d, v, r);
+        if (!aluMem(ent, ea(ent), reg32(load<u8>(ent + E_REG)))) return faultAt(eip, done);
         break;
-      }
+      case K_ALU_MR_BD:
+        if (!aluMem(ent, eaBD(ent), reg32(load<u8>(ent + E_REG)))) return faultAt(eip, done);
+        break;
+      case K_ALU_MI:
+        if (!aluMem(ent, ea(ent), load<u32>(ent + E_IMM))) return faultAt(eip, done);
+        break;
+      case K_ALU_MI_BD:
+        if (!aluMem(ent, eaBD(ent), load<u32>(ent + E_IMM))) return faultAt(eip, done);
+        break;
       case K_ALU_EG:
         aluRm(
           ent,
@@ -853,6 +893,9 @@ export function execBlock(eip: u32, budget: i32): i32 {
         break;
       case K_LEA:
         setReg32(load<u8>(ent + E_REG), ea(ent));
+        break;
+      case K_LEA_BD:
+        setReg32(load<u8>(ent + E_REG), eaBD(ent));
         break;
       case K_JCC:
         if (cond(load<u8>(ent + E_REG))) next += load<u32>(ent + E_IMM);

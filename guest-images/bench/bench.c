@@ -19,52 +19,21 @@
  */
 #include <stdint.h>
 
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
-static inline uint8_t inb(uint16_t port)
-{
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
+#include "serial.h"
 
-#define COM1 0x3F8
-
-static void serial_init(void)
-{
-    outb(COM1 + 1, 0x00);
-    outb(COM1 + 3, 0x80);
-    outb(COM1 + 0, 0x01);
-    outb(COM1 + 1, 0x00);
-    outb(COM1 + 3, 0x03);
-    outb(COM1 + 2, 0xC7);
-    outb(COM1 + 4, 0x0B);
-}
-
-static void putc_(char c)
-{
-    while ((inb(COM1 + 5) & 0x20) == 0)
-        ;
-    outb(COM1, (uint8_t)c);
-}
-
-static void puts_(const char *s)
-{
-    while (*s)
-        putc_(*s++);
-}
-
+/* Lower case, as the reference output has it (common/serial.c's put_hex prints upper case). */
 static void hex(uint32_t v)
 {
     for (int i = 7; i >= 0; i--)
-        putc_("0123456789abcdef"[(v >> (i * 4)) & 15]);
+        serial_putc("0123456789abcdef"[(v >> (i * 4)) & 15]);
 }
 
 static void report(const char *name, uint32_t sum)
 {
-    puts_(name);
-    puts_(": ");
+    serial_puts(name);
+    serial_puts(": ");
     hex(sum);
-    putc_('\n');
+    serial_putc('\n');
 }
 
 /* ---------------------------------------------------------------- paging */
@@ -295,7 +264,7 @@ void kmain(uint32_t magic, void *mbi)
     (void)magic;
     (void)mbi;
     serial_init();
-    puts_("trapdoor bench guest\n");
+    serial_puts("trapdoor bench guest\n");
     paging_on();
     uint32_t total = 0, s;
     s = part_crc();    report("crc", s);    total ^= s;

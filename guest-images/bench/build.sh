@@ -1,52 +1,21 @@
 #!/usr/bin/env bash
-# Rebuild trapdoor's CPU benchmark guest: bench.elf (an ELF32 Multiboot kernel).
+# Rebuild trapdoor's CPU benchmark guest: bench.elf (an ELF32 Multiboot kernel, flags 0x3).
 #
-# Needs gcc with -m32, GNU ld. Reproducible like guest-images/hello: no debug info, no
-# build IDs, no .comment, objects in a temporary directory. OUT_DIR (default: this
-# directory) lets tests rebuild into a scratch directory and compare.
+# ../common/multiboot-boot.S (its own flat GDT loaded before kmain, 16 KiB stack) + bench.c +
+# ../common/serial.c, linked at 1 MiB with ../common/linker.ld. Flags, reproducibility and the
+# Multiboot header check are in ../common/build-lib.sh; OUT_DIR (default: here) receives bench.elf.
 #
 # expected-qemu.txt is the reference output, regenerated with
 #   qemu-system-i386 -kernel bench.elf -serial stdio -display none -monitor none \
 #       -device isa-debug-exit,iobase=0xf4,iosize=0x04 > expected-qemu.txt
 set -euo pipefail
-
 cd "$(dirname "$0")"
-here=$(pwd)
+source ../common/build-lib.sh
 
-export LC_ALL=C
-export SOURCE_DATE_EPOCH=0
+compile boot.o ../common/multiboot-boot.S -DBOOT_LOAD_GDT
+compile serial.o ../common/serial.c
+compile bench.o bench.c
 
-CC=${CC:-gcc}
-LD=${LD:-ld}
-
-CFLAGS=(
-    -m32 -march=i686 -O2
-    -ffreestanding -nostdlib
-    -fno-pic -fno-pie
-    -fno-stack-protector
-    -fno-asynchronous-unwind-tables -fno-unwind-tables
-    -fcf-protection=none
-    -fno-tree-loop-distribute-patterns
-    -mno-sse -mno-mmx -mno-80387
-    -ffile-prefix-map="$here"=.
-    -Wall -Wextra
-)
-LDFLAGS=(
-    -m elf_i386
-    -T linker.ld
-    -nostdlib
-    --build-id=none
-    -z noexecstack
-    -z max-page-size=0x1000
-)
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-"$CC" "${CFLAGS[@]}" -c bench.c -o "$tmp/bench.o"
-"$CC" "${CFLAGS[@]}" -c boot.S -o "$tmp/boot.o"
-"$LD" "${LDFLAGS[@]}" -o "$tmp/bench.elf" "$tmp/boot.o" "$tmp/bench.o"
-
-out=${OUT_DIR:-.}
-cp "$tmp/bench.elf" "$out/bench.elf"
-(cd "$out" && sha256sum bench.elf)
+link bench.elf boot.o bench.o serial.o
+check_header bench.elf $((0x00000003))
+install_outputs bench.elf

@@ -1,5 +1,5 @@
 # build-lib.sh - the shared part of the guests' build.sh scripts (hello, cputest, irqtest,
-# x87test). A guest's build.sh changes to its own folder and sources this file:
+# x87test, bench, ...). A guest's build.sh changes to its own folder and sources this file:
 #
 #   cd "$(dirname "$0")"
 #   source ../common/build-lib.sh

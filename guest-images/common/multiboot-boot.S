@@ -6,7 +6,7 @@
  *
  *   AOUT_KLUDGE         flags[16] header with the address fields (hello.bin, a flat image)
  *   BOOT_LOAD_GDT       load a flat GDT (0x08 code, 0x10 data) and reload every segment
- *                       register before anything else (x87test)
+ *                       register before anything else (x87test, bench)
  *   BOOT_CLEAR_EFLAGS   EFLAGS = 0 (IF=0, IOPL=0, NT=0, AC=0) before kmain (cputest, irqtest)
  *
  * _start then calls kmain(magic, mbi) on a 16 KiB stack in .bss; if kmain returns, the CPU

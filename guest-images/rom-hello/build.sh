@@ -3,22 +3,12 @@
 #
 # rom.S is assembled by gcc as 16/32-bit code, linked at address 0 (the image's
 # offsets are its labels) and flattened with objcopy. Needs only gcc (with -m32
-# support), GNU ld and objcopy. The output is reproducible: no debug info, no
-# build IDs, and objects go to a temporary directory.
+# support), GNU ld and objcopy. The environment, the temporary object directory and
+# install_outputs come from ../common/build-lib.sh (reproducible, OUT_DIR); the
+# Multiboot guests' compiler flags and linker script do not apply to a ROM.
 set -euo pipefail
-
 cd "$(dirname "$0")"
-here=$(pwd)
-
-export LC_ALL=C
-export SOURCE_DATE_EPOCH=0
-
-CC=${CC:-gcc}
-LD=${LD:-ld}
-OBJCOPY=${OBJCOPY:-objcopy}
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source ../common/build-lib.sh
 
 "$CC" -m32 -c -ffile-prefix-map="$here"=. rom.S -o "$tmp/rom.o"
 "$LD" -m elf_i386 -Ttext=0 -e _start -nostdlib --build-id=none -o "$tmp/rom.elf" "$tmp/rom.o"
@@ -36,8 +26,4 @@ if [[ $(od -An -tx1 -j $((0xfff0)) -N1 "$tmp/rom-hello.bin" | tr -d ' ') != ea ]
 fi
 echo "rom-hello.bin: 65536 bytes, reset vector ok"
 
-# OUT_DIR (default: this directory) lets tests rebuild into a scratch directory and compare
-# with the committed image.
-out=${OUT_DIR:-.}
-cp "$tmp/rom-hello.bin" "$out/rom-hello.bin"
-(cd "$out" && sha256sum rom-hello.bin)
+install_outputs rom-hello.bin

@@ -17,6 +17,7 @@ import {
 
 export const USAGE = `usage: trapdoor run --kernel FILE [options]
        trapdoor run --bios FILE [options]
+       trapdoor bench io [options]    (compare disk configurations: bench io --help)
 
 Boot a Multiboot kernel, a Linux bzImage, or firmware from its reset vector, and
 stream the serial console (COM1) to stdout.

@@ -7,6 +7,7 @@
  *                [--success-code N] [--post-codes]
  *                [--debugcon stdio|stderr|[file:]PATH [--debugcon-port N]]
  *   trapdoor run --bios FILE [same options but --append and --initrd]
+ *   trapdoor bench io [--size MiB] [--configs a,b] [--workloads a,b] [--json FILE] (bench-io.ts)
  */
 import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { Machine, type RunOutcome } from "../machine.js";
@@ -31,6 +32,7 @@ import { traceToJsonLines } from "../stats/trace.js";
 import { modelExitCosts } from "../stats/cost-model.js";
 import { OverlayDisk } from "../disk/overlay-disk.js";
 import type { DiskBackend } from "../disk/backend.js";
+import { benchIo } from "./bench-io.js";
 
 /** Read a file named on the command line, or fail with a usage error naming what it was for. */
 function readInput(what: string, path: string): Uint8Array {
@@ -268,6 +270,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(USAGE + "\n");
       return command === undefined ? EXIT_USAGE : EXIT_OK;
     }
+    if (command === "bench" && rest[0] === "io") return await benchIo(rest.slice(1));
     if (command !== "run") throw new UsageError(`unknown command "${command}" (try: trapdoor run --help)`);
     const args = parseRunArgs(rest);
     if (args === "help") {

@@ -22,6 +22,15 @@ export interface DiskBackend {
   read(offset: number, into: Uint8Array): void;
   /** Store `from` at [offset, offset + from.length). Throws if read-only. */
   write(offset: number, from: Uint8Array): void;
+  /**
+   * Vectored read (optional): fill `into[0]`, `into[1]`, ... in order with the bytes at
+   * [offset, offset + total length), as `read` on each view in turn would, but in as few host calls
+   * as the backend can (preadv for a file). The whole range is checked before anything moves. The
+   * views are only valid during the call. Without it the device calls `read` once per view.
+   */
+  readv?(offset: number, into: readonly Uint8Array[]): void;
+  /** Vectored write (optional): `write` of each view in turn, at consecutive offsets (pwritev). */
+  writev?(offset: number, from: readonly Uint8Array[]): void;
   /** Make every completed write durable (fsync for a file). */
   flush(): void;
   /**
@@ -41,6 +50,13 @@ export interface DiskBackend {
 
 /** Sector size of the block-device protocols (virtio-blk counts in 512-byte sectors). */
 export const SECTOR_SIZE = 512;
+
+/** Total bytes of a list of views. */
+export function totalLength(views: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const v of views) n += v.length;
+  return n;
+}
 
 /** Throw unless [offset, offset + length) lies inside a disk of `size` bytes. */
 export function checkRange(what: string, size: number, offset: number, length: number): void {

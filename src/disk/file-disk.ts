@@ -1,13 +1,23 @@
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
-import { checkRange, SECTOR_SIZE, type DiskBackend } from "./backend.js";
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readSync,
+  readvSync,
+  writeSync,
+  writevSync,
+} from "node:fs";
+import { checkRange, SECTOR_SIZE, totalLength, type DiskBackend } from "./backend.js";
+import { moveAll } from "./vectored.js";
 
 /** Zero bytes written per writeSync by writeZeroes. */
 const ZERO_CHUNK = new Uint8Array(64 * 1024);
 
 /**
  * A disk image file (Node only), opened read/write ("r+") or read-only ("r"). Data moves with
- * readSync/writeSync directly between the file and the given view (a view of guest RAM: no
- * intermediate copy). flush() is fsync. The file is never grown or truncated: its size is fixed at
+ * readSync/writeSync (readvSync/writevSync for a list of views: one preadv/pwritev per request)
+ * directly between the file and the given views (of guest RAM: no intermediate copy). flush() is fsync. The file is never grown or truncated: its size is fixed at
  * open and accesses past the end are refused before any I/O.
  */
 export class FileDisk implements DiskBackend {
@@ -55,6 +65,19 @@ export class FileDisk implements DiskBackend {
     while (done < from.length) {
       done += writeSync(fd, from, done, from.length - done, offset + done);
     }
+  }
+
+  /** preadv over the views; a short count is continued, end of file throws (the file shrank). */
+  readv(offset: number, into: readonly Uint8Array[]): void {
+    const fd = this.open(offset, totalLength(into));
+    moveAll(into, offset, (views, position) => readvSync(fd, views, position), this.path);
+  }
+
+  /** pwritev over the views; the range was checked, so the file never grows. */
+  writev(offset: number, from: readonly Uint8Array[]): void {
+    const fd = this.open(offset, totalLength(from));
+    if (this.readOnly) throw new Error(`${this.path}: opened read-only`);
+    moveAll(from, offset, (views, position) => writevSync(fd, views, position), this.path);
   }
 
   /** WRITE_ZEROES: zeros written in place, ZERO_CHUNK bytes at a time; the file keeps its size. */

@@ -1,4 +1,4 @@
-import { checkRange, SECTOR_SIZE, type DiskBackend } from "./backend.js";
+import { checkRange, SECTOR_SIZE, totalLength, type DiskBackend } from "./backend.js";
 
 /** A disk held in a Uint8Array (tests, the browser's copy of a small image). */
 export class MemoryDisk implements DiskBackend {
@@ -29,6 +29,25 @@ export class MemoryDisk implements DiskBackend {
     this.check(offset, from.length);
     if (this.readOnly) throw new Error("memory disk: read-only");
     this.bytes.set(from, offset);
+  }
+
+  /** Vectored read: one range check, then a copy per view. */
+  readv(offset: number, into: readonly Uint8Array[]): void {
+    this.check(offset, totalLength(into));
+    for (const v of into) {
+      v.set(this.bytes.subarray(offset, offset + v.length));
+      offset += v.length;
+    }
+  }
+
+  /** Vectored write: one range check, then a copy per view. */
+  writev(offset: number, from: readonly Uint8Array[]): void {
+    this.check(offset, totalLength(from));
+    if (this.readOnly) throw new Error("memory disk: read-only");
+    for (const v of from) {
+      this.bytes.set(v, offset);
+      offset += v.length;
+    }
   }
 
   /** WRITE_ZEROES: fill the range with zeros. */

@@ -61,6 +61,8 @@ export class IdeChannel {
   deviceControl = 0;
   /** Selected device: 0 or 1 (Device register bit 4). */
   selected = 0;
+  /** Interrupts raised (rising edges of INTRQ on the IRQ line), for statistics. */
+  interrupts = 0;
   private readonly irq: IrqLine;
   private readonly decodeEnabled: () => boolean;
   private line = false;
@@ -198,6 +200,8 @@ export class IdeChannel {
     if (level === this.line) return;
     this.line = level;
     this.irq.set(level);
-    if (level) this.dma?.interrupt();
+    if (!level) return;
+    this.interrupts++;
+    this.dma?.interrupt();
   }
 }

@@ -9,7 +9,7 @@
  * Like web.test.ts, skipped without Chromium unless CI is set; TRAPDOOR_SKIP_LINUX=1 skips it.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
@@ -21,7 +21,7 @@ import {
   launchChromium,
   LINUX_BOOT_TIMEOUT_MS,
   openPage,
-  resultsDir,
+  screenshot,
   shell,
   skipBrowser,
   skipReason,
@@ -191,11 +191,10 @@ describe.skipIf(skip)(title, () => {
         // Guest speed in the status bar.
         expect(Number(await page.locator("#speed").getAttribute("data-mips"))).toBeGreaterThan(0);
 
-        mkdirSync(resultsDir, { recursive: true });
-        await page.screenshot({ path: join(resultsDir, "web-dashboard.png") });
+        await screenshot(page, "web-dashboard.png");
         // The tables below the charts, scrolled into view.
         await page.locator("#dashboard").evaluate((el) => (el.scrollTop = el.scrollHeight));
-        await page.screenshot({ path: join(resultsDir, "web-dashboard-tables.png") });
+        await screenshot(page, "web-dashboard-tables.png");
 
         // Off: hidden, in the URL, and the worker stops sending samples.
         await page.locator("#dashboard-toggle").click();

@@ -2,7 +2,7 @@
  * What the Playwright tests of the web front end share: the Chromium they drive, the Vite dev
  * server they load the page from, and waiting on and describing the page's terminal.
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
@@ -87,6 +87,12 @@ export async function openPage(
   expect(await page.title()).toBe("trapdoor");
   expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
   return { page, problems };
+}
+
+/** Save a screenshot of `page` as `resultsDir`/`name`. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(resultsDir, { recursive: true });
+  await page.screenshot({ path: join(resultsDir, name) });
 }
 
 /** The page's state for an error message: status line, problems, the terminal's text. */

@@ -27,7 +27,7 @@ import {
   launchChromiumProfile,
   LINUX_BOOT_TIMEOUT_MS,
   openPage,
-  resultsDir,
+  screenshot,
   shell,
   skipBrowser,
   skipReason,
@@ -63,11 +63,6 @@ async function waitForDiskAndPrompt(
   await waitForTerminal(page, problems, PROMPT, LINUX_BOOT_TIMEOUT_MS, "the Linux shell prompt");
   const text = await page.evaluate(() => window.__trapdoorText!());
   expect(text).toMatch(/virtio_blk virtio0: \[vda\] \d+ 512-byte logical blocks/);
-}
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  mkdirSync(resultsDir, { recursive: true });
-  await page.screenshot({ path: join(resultsDir, name) });
 }
 
 describe.skipIf(skip)(title, () => {

@@ -12,7 +12,7 @@
  * them (never implied, also not in CI).
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
@@ -26,7 +26,7 @@ import {
   openPage,
   describePage,
   repoRoot,
-  resultsDir,
+  screenshot as saveScreenshot,
   skipBrowser,
   skipReason,
   startDevServer,
@@ -103,8 +103,7 @@ async function bootLinux(browser: Browser, url: string, screenshot: string): Pro
     expect(await page.locator("#notice").isHidden()).toBe(true);
     expect(problems).toEqual([]);
 
-    mkdirSync(resultsDir, { recursive: true });
-    await page.screenshot({ path: join(resultsDir, screenshot) });
+    await saveScreenshot(page, screenshot);
   } finally {
     await page.close();
   }
@@ -160,8 +159,7 @@ async function bootHello(browser: Browser, url: string, screenshot: string): Pro
     expect(await page.locator("#notice").isHidden()).toBe(true);
     expect(problems).toEqual([]);
 
-    mkdirSync(resultsDir, { recursive: true });
-    await page.screenshot({ path: join(resultsDir, screenshot) });
+    await saveScreenshot(page, screenshot);
   } finally {
     await page.close();
   }

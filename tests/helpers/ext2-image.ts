@@ -4,19 +4,10 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-
-/** The path of an e2fsprogs tool (Debian keeps them in /sbin or /usr/sbin), or undefined. */
-export function e2fsTool(name: string): string | undefined {
-  for (const d of ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]) {
-    if (existsSync(`${d}/${name}`)) return `${d}/${name}`;
-  }
-  return undefined;
-}
-
-/** mke2fs and debugfs are both installed. */
-export const HAVE_E2FS = e2fsTool("mke2fs") !== undefined && e2fsTool("debugfs") !== undefined;
+import { e2fsTool, MKE2FS } from "./e2fsprogs.js";
+import { shellAnswer } from "./linux-session.js";
 
 /**
  * The files put on the image, by path: a short text, 300 KiB of xorshift bytes (many requests)
@@ -46,7 +37,7 @@ export function makeExt2Image(dir: string, name: string, files: Record<string, B
     writeFileSync(join(root, path), data);
   }
   const img = join(dir, name);
-  execFileSync(e2fsTool("mke2fs")!, ["-q", "-F", "-t", "ext2", "-d", root, img, "8M"]);
+  execFileSync(MKE2FS!, ["-q", "-F", "-t", "ext2", "-d", root, img, "8M"]);
   return img;
 }
 
@@ -76,18 +67,10 @@ export function md5sumCheck(
   };
 }
 
-/** The rows md5sum printed for `command` in the console output. */
-export function md5sumRows(output: string, command: string, prompt: string): string[][] {
-  return shellAnswer(output, command, prompt)
+/** The rows md5sum printed for `command` in the Linux guest's console output. */
+export function md5sumRows(output: string, command: string): string[][] {
+  return shellAnswer(output, command)
     .trim()
     .split("\r\n")
     .map((l) => l.split(/\s+/));
-}
-
-/** What the shell printed for `command` (between its echo and the next `prompt`). */
-export function shellAnswer(output: string, command: string, prompt: string): string {
-  const at = output.indexOf(command + "\r\n");
-  if (at < 0) throw new Error(`no echo of ${JSON.stringify(command)} in the console output`);
-  const start = at + command.length + 2;
-  return output.slice(start, output.indexOf(prompt, start));
 }

@@ -1,29 +1,11 @@
 // Boot the Linux guest with one virtio-blk drive over an image file, type shell commands at its
 // busybox prompt (then `poweroff -f`), and collect what the drive saw.
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { ExpectScript, type ExpectStep } from "../../src/cli/expect-script.js";
+import { writeFileSync } from "node:fs";
 import { FileDisk } from "../../src/disk/file-disk.js";
 import { Machine, type DriveOptions, type RunOutcome } from "../../src/machine.js";
 import type { BlkFaultEvent } from "../../src/virtio/blk.js";
 import type { VirtioDiagnostic } from "../../src/virtio/pci.js";
-import { linuxImageDir } from "./linux-images.js";
-
-export const PROMPT = "/root # ";
-export const APPEND = "console=ttyS0 pci=conf1";
-
-export interface LinuxImages {
-  kernel: Uint8Array;
-  initrd: Uint8Array;
-}
-
-export async function loadLinuxImages(): Promise<LinuxImages> {
-  const dir = await linuxImageDir();
-  return {
-    kernel: new Uint8Array(readFileSync(join(dir, "bzImage"))),
-    initrd: new Uint8Array(readFileSync(join(dir, "initramfs.cpio.gz"))),
-  };
-}
+import { LINUX_APPEND, runLinuxCommands, type LinuxImages } from "./linux-session.js";
 
 export interface BlkSession {
   outcome: RunOutcome;
@@ -43,7 +25,7 @@ export async function blkSession(
   img: string,
   commands: string[],
   drive: Omit<DriveOptions, "backend"> = {},
-  append = APPEND,
+  append = LINUX_APPEND,
 ): Promise<BlkSession> {
   const backend = new FileDisk(img);
   const diagnostics: VirtioDiagnostic[] = [];
@@ -52,15 +34,8 @@ export async function blkSession(
     memory: "64M",
     drives: [{ ...drive, backend, onDiagnostic: (d) => diagnostics.push(d), onFault: (f) => faults.push(f) }],
   });
-  let output = "";
-  m.onSerialOutput((b) => (output += Buffer.from(b).toString("latin1")));
-  const steps: ExpectStep[] = [...commands, "poweroff -f"].map((c) => ({ expect: PROMPT, send: c + "\n" }));
-  const script = new ExpectScript(steps, (t) => m.sendSerialInput(t));
-  m.onSerialOutput((b) => script.feed(b));
-  m.loadLinux(images.kernel, { cmdline: append, initrd: images.initrd });
-  script.start();
   try {
-    const outcome = await m.run({ timeoutMs: 240_000 });
+    const { outcome, output } = await runLinuxCommands(m, images, append, commands);
     const d = m.drives[0]!;
     if (process.env.TRAPDOOR_DUMP) writeFileSync(img + ".log", output);
     return {
@@ -75,12 +50,4 @@ export async function blkSession(
   } finally {
     backend.close();
   }
-}
-
-/** What the shell printed in answer to `command` (between its echo and the next prompt). */
-export function answer(output: string, command: string): string {
-  const at = output.indexOf(command + "\r\n");
-  if (at < 0) throw new Error(`no echo of ${JSON.stringify(command)}`);
-  const start = at + command.length + 2;
-  return output.slice(start, output.indexOf(PROMPT, start));
 }

@@ -1,6 +1,7 @@
 /**
  * A scripted session with the Linux guest: boot it on a prepared Machine, type each command at the
- * shell prompt (expect(1)-style), then `poweroff -f`, and collect the console output.
+ * shell prompt (expect(1)-style), then `poweroff -f`, and collect the console output; then read
+ * what the shell printed for one command.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -25,6 +26,9 @@ export async function readLinuxImages(): Promise<LinuxImages> {
 /** The busybox shell prompt of the guest (as root in /root). */
 export const LINUX_PROMPT = "/root # ";
 
+/** The kernel command line of the Linux tests: the console on COM1, PCI config mechanism #1. */
+export const LINUX_APPEND = "console=ttyS0 pci=conf1";
+
 export async function runLinuxCommands(
   m: Machine,
   images: LinuxImages,
@@ -44,4 +48,12 @@ export async function runLinuxCommands(
   script.start();
   const outcome = await m.run({ timeoutMs });
   return { outcome, output };
+}
+
+/** What the shell printed for `command` (between its echo and the next prompt). */
+export function shellAnswer(output: string, command: string): string {
+  const at = output.indexOf(command + "\r\n");
+  if (at < 0) throw new Error(`no echo of ${JSON.stringify(command)} in the console output`);
+  const start = at + command.length + 2;
+  return output.slice(start, output.indexOf(LINUX_PROMPT, start));
 }

@@ -31,7 +31,49 @@ export function gatherReadable(ram: Uint8Array, q: SplitQueue, skip: number, int
   }
 }
 
-/** OUT: the readable bytes after the first `skip` go to the disk at byte `pos`. */
+/**
+ * Runs of guest RAM a request's data occupies, adjacent segments merged (a driver may split one
+ * buffer over several descriptors). Reused by every request: the device handles one at a time.
+ */
+const runAddr: number[] = [];
+const runLen: number[] = [];
+/** The runs as views of guest RAM, for a vectored backend call; emptied after each call. */
+const views: Uint8Array[] = [];
+
+/** Append [addr, addr + len) to the runs, merging it with the last run when it follows on. */
+function addRun(addr: number, len: number): void {
+  const last = runAddr.length - 1;
+  if (last >= 0 && runAddr[last]! + runLen[last]! === addr) runLen[last]! += len;
+  else {
+    runAddr.push(addr);
+    runLen.push(len);
+  }
+}
+
+/** The runs as views, in `views`. */
+function runViews(ram: Uint8Array): Uint8Array[] {
+  for (let i = 0; i < runAddr.length; i++) views.push(ram.subarray(runAddr[i]!, runAddr[i]! + runLen[i]!));
+  return views;
+}
+
+/** Call `op` with each run as a view and its disk offset, the first at `pos` (non-vectored backends). */
+function eachRun(ram: Uint8Array, pos: number, op: (offset: number, view: Uint8Array) => void): void {
+  for (let i = 0; i < runAddr.length; i++) {
+    op(pos, ram.subarray(runAddr[i]!, runAddr[i]! + runLen[i]!));
+    pos += runLen[i]!;
+  }
+}
+
+function clearRuns(): void {
+  runAddr.length = 0;
+  runLen.length = 0;
+  views.length = 0;
+}
+
+/**
+ * OUT: the readable bytes after the first `skip` go to the disk at byte `pos`: one `writev` when
+ * the backend has it, else one `write` per run.
+ */
 export function readableToDisk(
   ram: Uint8Array,
   q: SplitQueue,
@@ -41,19 +83,23 @@ export function readableToDisk(
 ): void {
   for (let s = 0; s < q.segCount; s++) {
     if (q.segWrite[s]) break;
-    let addr = q.segAddr[s]!;
-    let len = q.segLen[s]!;
-    const k = Math.min(skip, len);
+    const k = Math.min(skip, q.segLen[s]!);
     skip -= k;
-    addr += k;
-    len -= k;
-    if (len === 0) continue;
-    backend.write(pos, ram.subarray(addr, addr + len));
-    pos += len;
+    if (q.segLen[s]! > k) addRun(q.segAddr[s]! + k, q.segLen[s]! - k);
+  }
+  try {
+    if (backend.writev !== undefined) backend.writev(pos, runViews(ram));
+    else eachRun(ram, pos, (offset, view) => backend.write(offset, view));
+  } finally {
+    clearRuns();
   }
 }
 
-/** IN: `total` bytes from the disk at byte `pos` into the writable segments, in order. */
+/**
+ * IN: `total` bytes from the disk at byte `pos` into the writable segments, in order: one `readv`
+ * when the backend has it, else one `read` per run. `onGuestWrite` hears of each run, even when the
+ * backend fails part-way (it may have filled some of it).
+ */
 export function diskToWritable(
   ram: Uint8Array,
   q: SplitQueue,
@@ -64,12 +110,16 @@ export function diskToWritable(
 ): void {
   for (let s = 0; s < q.segCount && total > 0; s++) {
     if (!q.segWrite[s]) continue;
-    const addr = q.segAddr[s]!;
     const len = Math.min(q.segLen[s]!, total);
-    backend.read(pos, ram.subarray(addr, addr + len));
-    onGuestWrite(addr, len);
-    pos += len;
+    addRun(q.segAddr[s]!, len);
     total -= len;
+  }
+  try {
+    if (backend.readv !== undefined) backend.readv(pos, runViews(ram));
+    else eachRun(ram, pos, (offset, view) => backend.read(offset, view));
+  } finally {
+    for (let i = 0; i < runAddr.length; i++) onGuestWrite(runAddr[i]!, runLen[i]!);
+    clearRuns();
   }
 }
 
