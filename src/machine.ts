@@ -95,6 +95,13 @@ export interface MachineOptions {
    */
   rtcStart?: Date;
   /**
+   * The random seed a Linux guest gets from its "bootloader" (setup_data SETUP_RNG_SEED, see
+   * LinuxOptions.rngSeed): 1 to 2032 bytes, or "random" for 32 fresh bytes from the host's CSPRNG.
+   * Default: {@link DETERMINISTIC_RNG_SEED} in deterministic mode (identical runs read identical
+   * /dev/urandom bytes), "random" in realtime mode. `loadLinux` options override it.
+   */
+  rngSeed?: Uint8Array | "random";
+  /**
    * Disk drives, placed before the firmware assigns PCI resources, as a BIOS finds them at power-on.
    * Each virtio drive is a PCI function on bus 0 (slots 1, 2, ... in order); the IDE drives share
    * one PIIX3 IDE function at the next free slot after them, so adding IDE drives never moves a
@@ -120,6 +127,14 @@ export const PIO_ACCESS_NS = 1000;
 
 /** The RTC's start time in deterministic mode (a fixed epoch keeps runs identical). */
 export const DETERMINISTIC_EPOCH = new Date("2026-01-01T00:00:00Z");
+
+/**
+ * The Linux guest's default seed in deterministic mode: 32 fixed bytes (the 256 bits Linux needs
+ * to make its CRNG ready), readable so nobody mistakes it for a secret.
+ */
+export const DETERMINISTIC_RNG_SEED: Uint8Array = new TextEncoder().encode(
+  "trapdoor: deterministic RNG seed",
+);
 
 /** Why `run` returned. */
 export type RunOutcome =
@@ -184,6 +199,8 @@ export class Machine {
   private stopRequested = false;
   private pendingExit: number | undefined;
   private pendingReset = false;
+  /** The seed `loadLinux` passes unless its options give one (MachineOptions.rngSeed). */
+  private readonly rngSeed: Uint8Array;
   /** Realtime mode: the guest is halted until this guest time (ns). */
   private idleUntil = 0;
   /** Host bytes for the UART that its receive FIFO had no room for yet. */
@@ -205,6 +222,8 @@ export class Machine {
     core.traceSize = options.traceSize ?? 0;
     this.clock = new InstructionClock(() => core.instructions);
     this.wall = realtime ? new HostClock() : undefined;
+    const seed = options.rngSeed ?? (realtime ? "random" : DETERMINISTIC_RNG_SEED);
+    this.rngSeed = seed === "random" ? crypto.getRandomValues(new Uint8Array(32)) : seed.slice();
     this.platform = new PcPlatform({
       pio: this.pio,
       mmio: this.mmio,
@@ -383,10 +402,11 @@ export class Machine {
 
   /**
    * Load a Linux bzImage (boot protocol 2.06+) with an optional initrd and enter it through the
-   * 32-bit boot protocol (no BIOS). Throws BootImageError for an image it refuses.
+   * 32-bit boot protocol (no BIOS), with the machine's RNG seed (MachineOptions.rngSeed) unless
+   * `options.rngSeed` gives another. Throws BootImageError for an image it refuses.
    */
   loadLinux(image: Uint8Array, options: LinuxOptions = {}): LinuxEntryState {
-    const state = loadLinux(image, this.core.ram, options);
+    const state = loadLinux(image, this.core.ram, { rngSeed: this.rngSeed, ...options });
     enterLinuxState(this.core, state);
     return state;
   }

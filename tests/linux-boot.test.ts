@@ -13,12 +13,16 @@ import {
   LINUX_CMDLINE_ADDR,
   LINUX_GDT_ADDR,
   LINUX_KERNEL_ADDR,
+  LINUX_RNG_SEED_MAX,
+  LINUX_SETUP_DATA_ADDR,
+  LINUX_SETUP_DATA_END,
+  LINUX_STACK_TOP,
   hasBzImageMagic,
   loadLinux,
 } from "../src/boot/linux.js";
 import type { LinuxOptions } from "../src/boot/linux.js";
 import { main } from "../src/cli/main.js";
-import { Machine, type RunOutcome } from "../src/machine.js";
+import { DETERMINISTIC_RNG_SEED, Machine, type RunOutcome } from "../src/machine.js";
 import { miniKernel } from "./helpers/mini-kernel.js";
 
 const KIB = 1024;
@@ -289,6 +293,75 @@ describe("loadLinux places", () => {
   });
 });
 
+/** The setup_data node at `addr` (struct setup_data, bootparam.h): next, type, len, data. */
+function setupDataNode(ram: Uint8Array, addr: number) {
+  const view = new DataView(ram.buffer, ram.byteOffset);
+  const len = view.getUint32(addr + 12, true);
+  return {
+    next: view.getBigUint64(addr, true),
+    type: view.getUint32(addr + 8, true),
+    data: ram.slice(addr + 16, addr + 16 + len),
+  };
+}
+
+describe("loadLinux passes an RNG seed", () => {
+  const seed = Uint8Array.from({ length: 32 }, (_, i) => 0xa0 ^ i);
+
+  it("as the only setup_data node, of type SETUP_RNG_SEED (9), below the stack", () => {
+    const { ram, state, view } = load(bzImage(), 64 * MIB, { rngSeed: seed });
+    expect(state.rngSeed).toEqual({ addr: LINUX_SETUP_DATA_ADDR, size: 32 });
+    expect(view.getBigUint64(LINUX_BOOT_PARAMS_ADDR + 0x250, true)).toBe(BigInt(LINUX_SETUP_DATA_ADDR));
+    expect(setupDataNode(ram, LINUX_SETUP_DATA_ADDR)).toEqual({ next: 0n, type: 9, data: seed });
+    // The area ends below the loader's stack page and clear of the GDT's four descriptors.
+    expect(LINUX_SETUP_DATA_END).toBeLessThanOrEqual(LINUX_STACK_TOP - 4096);
+    expect(LINUX_SETUP_DATA_ADDR).toBeGreaterThanOrEqual(LINUX_GDT_ADDR + 32);
+    // The largest seed fills the area exactly.
+    const big = load(bzImage(), 64 * MIB, { rngSeed: new Uint8Array(LINUX_RNG_SEED_MAX).fill(7) });
+    expect(setupDataNode(big.ram, LINUX_SETUP_DATA_ADDR).data).toHaveLength(LINUX_RNG_SEED_MAX);
+    expect(LINUX_SETUP_DATA_ADDR + 16 + LINUX_RNG_SEED_MAX).toBe(LINUX_SETUP_DATA_END);
+  });
+
+  it("refuses an empty seed or one larger than its area, writing nothing", () => {
+    expect(refusal(bzImage(), undefined, { rngSeed: new Uint8Array(0) })).toBe(
+      `the RNG seed is 0 bytes; trapdoor passes 1 to ${LINUX_RNG_SEED_MAX} (32 make Linux's CRNG ready)`,
+    );
+    expect(refusal(bzImage(), undefined, { rngSeed: new Uint8Array(LINUX_RNG_SEED_MAX + 1) })).toMatch(
+      /^the RNG seed is 2033 bytes/,
+    );
+  });
+
+  it("not at all to a kernel older than protocol 2.09, which has no setup_data field", () => {
+    const { ram, state, view } = load(bzImage({ protocol: 0x208 }), 64 * MIB, { rngSeed: seed });
+    expect(state.rngSeed).toBeUndefined();
+    expect(view.getBigUint64(LINUX_BOOT_PARAMS_ADDR + 0x250, true)).toBe(0n);
+    expect(ram.subarray(LINUX_SETUP_DATA_ADDR, LINUX_SETUP_DATA_END).every((b) => b === 0)).toBe(true);
+  });
+});
+
+describe("Machine's RNG seed", () => {
+  async function seedOf(options: Parameters<typeof Machine.create>[0], override?: Uint8Array) {
+    const m = await Machine.create({ memory: "32M", ...options });
+    m.loadLinux(bzImage(), override === undefined ? {} : { rngSeed: override });
+    return setupDataNode(m.core.ram, LINUX_SETUP_DATA_ADDR).data;
+  }
+
+  it("is a fixed 32 bytes in deterministic mode, fresh in realtime mode or when asked", async () => {
+    expect(DETERMINISTIC_RNG_SEED).toHaveLength(32);
+    expect(await seedOf({})).toEqual(DETERMINISTIC_RNG_SEED);
+    const a = await seedOf({ clock: "realtime" });
+    const b = await seedOf({ rngSeed: "random" });
+    expect(a).toHaveLength(32);
+    expect(b).toHaveLength(32);
+    expect(a).not.toEqual(b);
+    expect(a).not.toEqual(DETERMINISTIC_RNG_SEED);
+  });
+
+  it("is MachineOptions.rngSeed, unless loadLinux's options give another", async () => {
+    expect(await seedOf({ rngSeed: Uint8Array.of(1, 2, 3) })).toEqual(Uint8Array.of(1, 2, 3));
+    expect(await seedOf({ rngSeed: Uint8Array.of(1, 2, 3) }, Uint8Array.of(9))).toEqual(Uint8Array.of(9));
+  });
+});
+
 // ------------------------------------------------------------------------------------------------
 // The CPU at entry, with a payload that checks it
 // ------------------------------------------------------------------------------------------------
@@ -303,6 +376,14 @@ const ENTRY_PROBE = Uint8Array.from([
   ...[0xea, 0x0d, 0x00, 0x10, 0x00, 0x10, 0x00], // jmp far 0x10:0x10000d
   ...[0x8b, 0x86, 0x28, 0x02, 0x00, 0x00], // mov eax, [esi + 0x228]
   ...[0x8a, 0x00], // mov al, [eax]
+  ...[0xe6, 0xf4], // out 0xf4, al
+  0xf4, // hlt
+]);
+
+/** Reads the first byte of the first setup_data node's data ([ESI + 0x250] + 16) to debug-exit. */
+const SEED_PROBE = Uint8Array.from([
+  ...[0x8b, 0x86, 0x50, 0x02, 0x00, 0x00], // mov eax, [esi + 0x250]
+  ...[0x8a, 0x40, 0x10], // mov al, [eax + 16]
   ...[0xe6, 0xf4], // out 0xf4, al
   0xf4, // hlt
 ]);
@@ -362,6 +443,22 @@ describe("trapdoor run --kernel bzImage", () => {
       (0x41 << 1) | 1,
     );
     expect(stderr).toBe("");
+  });
+
+  it("passes --rng-seed HEX to the kernel, and refuses bad seeds with exit 2", async () => {
+    const kernel = file("seed.bzImage", bzImage({ payload: SEED_PROBE }));
+    expect(await cli("--kernel", kernel, "-m", "32M", "--rng-seed", "5a" + "00".repeat(31))).toBe(
+      (0x5a << 1) | 1,
+    );
+    expect(await cli("--kernel", kernel, "-m", "32M", "--rng-seed", "0x3C")).toBe((0x3c << 1) | 1);
+    // Without --rng-seed, deterministic mode passes DETERMINISTIC_RNG_SEED ("trapdoor: ...").
+    expect(await cli("--kernel", kernel, "-m", "32M")).toBe((0x74 << 1) | 1);
+    for (const bad of ["", "abc", "xy", "00".repeat(LINUX_RNG_SEED_MAX + 1)]) {
+      expect(await cli("--kernel", kernel, "--rng-seed", bad)).toBe(2);
+      expect(stderr).toMatch(/--rng-seed wants random or an even number of hex digits \(1 to 2032 bytes\)/);
+    }
+    expect(await cli("--bios", file("rom2.bin", new Uint8Array(4096)), "--rng-seed", "random")).toBe(2);
+    expect(stderr).toBe("trapdoor: --rng-seed needs --kernel (a Linux bzImage)\n");
   });
 
   it("refuses --initrd with a Multiboot kernel, and bad bzImages with exit 2", async () => {

@@ -13,6 +13,9 @@
  * 64 KiB anyway):
  * - {@link LINUX_GDT_ADDR}: the GDT, with flat 4 GiB descriptors at selectors 0x10 (code) and
  *   0x18 (data), as boot.rst's 32-bit boot protocol requires;
+ * - {@link LINUX_SETUP_DATA_ADDR}: the setup_data list (boot.rst, protocol 2.09+), one
+ *   SETUP_RNG_SEED node holding the random seed when one is given, up to
+ *   {@link LINUX_SETUP_DATA_END};
  * - {@link LINUX_STACK_TOP}: ESP at entry (not part of the protocol; the kernel sets its own);
  * - {@link LINUX_BOOT_PARAMS_ADDR}: the 4 KiB boot_params, ESI at entry;
  * - {@link LINUX_CMDLINE_ADDR}: the NUL-terminated command line, up to {@link LINUX_CMDLINE_END}.
@@ -27,6 +30,18 @@ import type { E820Entry } from "./multiboot.js";
 
 /** The GDT the loader writes: null, null, code at selector 0x10, data at selector 0x18. */
 export const LINUX_GDT_ADDR = 0x5000;
+/**
+ * The setup_data list (boot.rst "setup_data"): its nodes go here, below the stack's 4 KiB. Linux
+ * reads them in setup_arch() (arch/x86/kernel/setup.c parse_setup_data), long before it hands low
+ * memory to its allocator, and reserves them (memblock_x86_reserve_range_setup_data).
+ */
+export const LINUX_SETUP_DATA_ADDR = 0x5800;
+/** One past the last byte setup_data nodes may use. */
+export const LINUX_SETUP_DATA_END = 0x6000;
+/** arch/x86/include/uapi/asm/bootparam.h: `struct setup_data` is next (u64), type, len (u32). */
+const SETUP_DATA_HEADER_SIZE = 16;
+/** The largest seed that fits in the setup_data area. */
+export const LINUX_RNG_SEED_MAX = LINUX_SETUP_DATA_END - LINUX_SETUP_DATA_ADDR - SETUP_DATA_HEADER_SIZE;
 /** ESP at entry: the top of a small stack below boot_params. */
 export const LINUX_STACK_TOP = 0x7000;
 /** Where `struct boot_params` (the zero page, 4 KiB) goes; ESI at entry. */
@@ -49,6 +64,14 @@ export interface LinuxOptions {
   cmdline?: string;
   /** Initial ramdisk (e.g. a gzip'ed newc cpio archive), placed as high as the kernel allows. */
   initrd?: Uint8Array;
+  /**
+   * A random seed for the kernel, passed as a setup_data node of type SETUP_RNG_SEED (9), as
+   * bootloaders do (Linux 5.20+/6.1 mixes it into its input pool, arch/x86/kernel/setup.c, and
+   * credits 8 bits per byte when CONFIG_RANDOM_TRUST_BOOTLOADER is set; 32 bytes make its CRNG
+   * ready). 1 to {@link LINUX_RNG_SEED_MAX} bytes. Omitted for kernels older than protocol 2.09,
+   * which have no setup_data field. Default: none.
+   */
+  rngSeed?: Uint8Array;
 }
 
 /** CPU state of boot.rst's 32-bit boot protocol, and where the loader put things. */
@@ -78,6 +101,8 @@ export interface LinuxEntryState {
   initrd?: { addr: number; size: number };
   /** Physical address of the NUL-terminated command line (boot_params cmd_line_ptr). */
   cmdlineAddr: number;
+  /** The SETUP_RNG_SEED setup_data node, when the seed was passed: its address and seed length. */
+  rngSeed?: { addr: number; size: number };
   /** The e820 map given to the kernel, as also written into boot_params. */
   memoryMap: E820Entry[];
 }
@@ -126,6 +151,8 @@ const E820_MAX_ENTRIES = 128;
 
 const HDRS_MAGIC = 0x53726448; // "HdrS"
 const BOOT_FLAG = 0xaa55;
+/** setup_data type of a random seed (arch/x86/include/uapi/asm/bootparam.h). */
+const SETUP_RNG_SEED = 9;
 /** loadflags bits (boot.rst). */
 const LOADED_HIGH = 1 << 0;
 const CAN_USE_HEAP = 1 << 7;
@@ -195,6 +222,7 @@ export function loadLinux(image: Uint8Array, ram: Uint8Array, options: LinuxOpti
   const memoryMap = pcMemoryMap(ram.length);
   const hdr = parseSetupHeader(image);
   const cmdline = encodeCmdline(options.cmdline ?? "", hdr.cmdlineSize);
+  const rngSeed = checkRngSeed(options.rngSeed, hdr.protocol);
   const ramSize = ram.length;
 
   // Where the protected-mode kernel goes, and the memory it needs once running.
@@ -230,7 +258,8 @@ export function loadLinux(image: Uint8Array, ram: Uint8Array, options: LinuxOpti
   writeGdt(ram);
   ram.fill(0, LINUX_CMDLINE_ADDR, LINUX_CMDLINE_END);
   ram.set(cmdline, LINUX_CMDLINE_ADDR);
-  writeBootParams(ram, image, hdr, { loadStart, initrd, memoryMap });
+  const setupData = rngSeed === undefined ? 0 : writeRngSeedNode(ram, rngSeed);
+  writeBootParams(ram, image, hdr, { loadStart, initrd, memoryMap, setupData });
 
   return {
     eip: loadStart,
@@ -245,6 +274,7 @@ export function loadLinux(image: Uint8Array, ram: Uint8Array, options: LinuxOpti
     runtimeEnd,
     initrd,
     cmdlineAddr: LINUX_CMDLINE_ADDR,
+    rngSeed: rngSeed === undefined ? undefined : { addr: LINUX_SETUP_DATA_ADDR, size: rngSeed.length },
     memoryMap,
   };
 }
@@ -454,8 +484,19 @@ function placeInitrd(
   return { addr, size };
 }
 
+/** The seed to pass, or undefined when there is none or the kernel has no setup_data (< 2.09). */
+function checkRngSeed(seed: Uint8Array | undefined, protocol: number): Uint8Array | undefined {
+  if (seed === undefined || protocol < 0x209) return undefined;
+  if (seed.length === 0 || seed.length > LINUX_RNG_SEED_MAX) {
+    throw new BootImageError(
+      `the RNG seed is ${seed.length} bytes; trapdoor passes 1 to ${LINUX_RNG_SEED_MAX} (32 make Linux's CRNG ready)`,
+    );
+  }
+  return seed;
+}
+
 // ---------------------------------------------------------------------------------------------
-// Writing boot_params and the GDT
+// Writing boot_params, setup_data and the GDT
 // ---------------------------------------------------------------------------------------------
 
 function writeGdt(ram: Uint8Array): void {
@@ -470,6 +511,21 @@ function writeGdt(ram: Uint8Array): void {
 }
 
 /**
+ * The one-node setup_data list (boot.rst "setup_data"; struct setup_data in bootparam.h): next = 0
+ * (the last node), type = SETUP_RNG_SEED, len, then the seed. Linux zeroes the seed and len once it
+ * has read them. Returns the node's address for boot_params' setup_data field.
+ */
+function writeRngSeedNode(ram: Uint8Array, seed: Uint8Array): number {
+  const at = LINUX_SETUP_DATA_ADDR;
+  const view = new DataView(ram.buffer, ram.byteOffset, ram.byteLength);
+  ram.fill(0, at, LINUX_SETUP_DATA_END);
+  view.setUint32(at + 8, SETUP_RNG_SEED, true);
+  view.setUint32(at + 12, seed.length, true);
+  ram.set(seed, at + SETUP_DATA_HEADER_SIZE);
+  return at;
+}
+
+/**
  * boot.rst: zero boot_params, copy the setup header from the image (0x1F1 up to 0x202 + the byte at
  * 0x201), then fill in the fields a boot loader writes. The sentinel at 0x1EF stays 0.
  */
@@ -477,7 +533,13 @@ function writeBootParams(
   ram: Uint8Array,
   image: Uint8Array,
   hdr: SetupHeader,
-  placed: { loadStart: number; initrd?: { addr: number; size: number }; memoryMap: E820Entry[] },
+  placed: {
+    loadStart: number;
+    initrd?: { addr: number; size: number };
+    memoryMap: E820Entry[];
+    /** Physical address of the first setup_data node, 0 for none. */
+    setupData: number;
+  },
 ): void {
   const bp = LINUX_BOOT_PARAMS_ADDR;
   ram.fill(0, bp, bp + BOOT_PARAMS_SIZE);
@@ -500,7 +562,7 @@ function writeBootParams(
     u32(OFF_HARDWARE_SUBARCH_DATA + 4, 0);
   }
   if (hdr.protocol >= 0x209) {
-    u32(OFF_SETUP_DATA, 0); // no setup_data list
+    u32(OFF_SETUP_DATA, placed.setupData); // 64-bit physical pointer; ours is below 4 GiB
     u32(OFF_SETUP_DATA + 4, 0);
   }
   // The high halves of the 64-bit initrd and command line addresses (2.12+): all below 4 GiB.

@@ -2,6 +2,7 @@
  * Command-line parsing for `trapdoor run`: flags, their validation and the usage text.
  */
 import { parseArgs } from "node:util";
+import { LINUX_RNG_SEED_MAX } from "../boot/linux.js";
 import { parseMemorySize } from "../memory-size.js";
 import { decodeEscapes, type ExpectStep } from "./expect-script.js";
 import { parseFaultRule, type BlkFaultRule } from "../virtio/blk/faults.js";
@@ -60,6 +61,10 @@ options:
   --clock MODE          deterministic (guest time follows retired instructions;
                         identical runs) or realtime (guest time follows the host).
                         Default: realtime on an interactive terminal, else deterministic
+  --rng-seed HEX|random the seed a Linux guest gets from its bootloader (setup_data
+                        SETUP_RNG_SEED): hex bytes (64 digits = the 256 bits that make
+                        Linux's CRNG ready; at most ${LINUX_RNG_SEED_MAX} bytes) or random. Default:
+                        a fixed seed with --clock deterministic, random with realtime
   --expect TEXT         wait for TEXT on the console, then send the next --send TEXT;
   --send TEXT           repeatable pairs, like expect(1). Escapes: \\n \\r \\t \\e \\xHH.
                         A --send before any --expect is typed at once.
@@ -111,6 +116,8 @@ export interface RunArgs {
   successCode: number | undefined;
   postCodes: boolean;
   clock: "deterministic" | "realtime" | undefined;
+  /** --rng-seed: seed bytes, "random", or undefined for the machine's default. */
+  rngSeed: Uint8Array | "random" | undefined;
   script: ExpectStep[];
   drives: DriveArgs[];
 }
@@ -140,6 +147,7 @@ export function parseRunArgs(argv: string[]): RunArgs | "help" {
         "success-code": { type: "string" },
         "post-codes": { type: "boolean" },
         clock: { type: "string" },
+        "rng-seed": { type: "string" },
         drive: { type: "string", multiple: true },
         expect: { type: "string", multiple: true },
         send: { type: "string", multiple: true },
@@ -219,9 +227,23 @@ export function parseRunArgs(argv: string[]): RunArgs | "help" {
     successCode,
     postCodes: v["post-codes"] ?? false,
     clock,
+    rngSeed: v["rng-seed"] === undefined ? undefined : parseRngSeed(v["rng-seed"], v.kernel !== undefined),
     script: expectSteps(parsed.tokens ?? []),
     drives: (v.drive ?? []).map(parseDrive),
   };
+}
+
+/** --rng-seed: "random" or 1 to LINUX_RNG_SEED_MAX bytes in hex (an optional 0x prefix). */
+function parseRngSeed(text: string, haveKernel: boolean): Uint8Array | "random" {
+  if (!haveKernel) throw new UsageError("--rng-seed needs --kernel (a Linux bzImage)");
+  if (text === "random") return "random";
+  const hex = text.replace(/^0x/i, "");
+  if (!/^([0-9a-f]{2})+$/i.test(hex) || hex.length / 2 > LINUX_RNG_SEED_MAX) {
+    throw new UsageError(
+      `--rng-seed wants random or an even number of hex digits (1 to ${LINUX_RNG_SEED_MAX} bytes), got "${text}"`,
+    );
+  }
+  return Uint8Array.from(hex.match(/../g)!, (b) => parseInt(b, 16));
 }
 
 /** A numeric flag's value (`fallback` when absent) within [min, max], an integer if `integer`. */

@@ -156,6 +156,7 @@ async function runMachine(
       memory: args.memory,
       // Interactive use follows the wall clock; scripts and tests get identical runs.
       clock: args.clock ?? (process.stdin.isTTY && args.script.length === 0 ? "realtime" : "deterministic"),
+      rngSeed: args.rngSeed,
       onPostCode: args.postCodes
         ? (c) => process.stderr.write(`POST 0x${c.toString(16).padStart(2, "0")}\n`)
         : undefined,
