@@ -6,8 +6,7 @@ import { selectConfigs } from "../src/bench/io-configs.js";
 import type { IoCounters } from "../src/bench/io-counters.js";
 import { runConfig, type ConfigRun } from "../src/bench/io-run.js";
 import { figures } from "../src/bench/io-report.js";
-import { makeWorkload, type WorkloadName } from "../src/bench/io-workloads.js";
-import { benchImage } from "../src/cli/bench-io.js";
+import { benchImage, makeWorkload, type WorkloadName } from "../src/bench/io-workloads.js";
 import { LINUX_BUILD_TIMEOUT_MS, SKIP_LINUX } from "./helpers/linux-images.js";
 import { readLinuxImages, type LinuxImages } from "./helpers/linux-session.js";
 

@@ -19,6 +19,7 @@ import "./style.css";
 import type { DiskSpec, FromWorker, GuestSpec, RunOutcome, ToWorker, TrapStats } from "./protocol.js";
 import { DiskPanel, diskFromUrl } from "./disk-panel.js";
 import { Dashboard } from "./dashboard.js";
+import { BenchPanel } from "./bench-panel.js";
 
 declare global {
   interface Window {
@@ -94,6 +95,10 @@ const guestSelect = document.querySelector<HTMLSelectElement>("#guest")!;
 const speedEl = document.querySelector<HTMLElement>("#speed")!;
 const dashboardToggle = document.querySelector<HTMLButtonElement>("#dashboard-toggle")!;
 const dashboard = new Dashboard(document.querySelector<HTMLElement>("#dashboard")!);
+// The bench io panel boots the same Linux images in its own worker.
+const benchGuest = GUESTS.linux!.spec();
+if (benchGuest.kind === "linux")
+  new BenchPanel(document.querySelector<HTMLElement>("#bench-panel")!, benchGuest);
 
 const term = new Terminal({
   // Set per guest in main() (GuestChoice.convertEol, .interactive).

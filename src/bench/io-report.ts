@@ -111,6 +111,28 @@ export const DETERMINISM_NOTE =
   "are wall-clock measurements and vary. The KVM columns are a model (docs/cost-model.md): published " +
   "per-exit costs applied to the exact exit counts, not a measurement.";
 
+/** The whole text report of `trapdoor bench io` (and of the web page's bench panel): table, charts, legend. */
+export function formatReport(
+  runs: readonly ConfigRun[],
+  options: { sizeMiB: number; host: string },
+  workloads: readonly string[],
+): string {
+  const rows = runs.flatMap((r) => r.results.map((w) => figures(r.config.name, w)));
+  return [
+    `trapdoor bench io: ${options.sizeMiB} MiB per sequential workload; Linux guest, 64 MiB RAM, deterministic clock; host: ${options.host}`,
+    "",
+    formatTable(rows),
+    "",
+    ...workloads.map((w) => formatChart(rows, w) + "\n"),
+    "Configurations:",
+    ...runs.map((r) => `  ${r.config.name}: ${r.config.description}`),
+    "Workloads:",
+    ...(runs[0]?.results.map((w) => `  ${w.workload.name}: ${w.workload.command.slice(0, 110)}`) ?? []),
+    "",
+    DETERMINISM_NOTE,
+  ].join("\n");
+}
+
 /** The machine-readable result: options, per-configuration counters and the derived figures. */
 export function benchJson(runs: readonly ConfigRun[], options: { sizeMiB: number; host: string }): unknown {
   return {

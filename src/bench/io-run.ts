@@ -34,10 +34,24 @@ async function runToEnd(m: Machine, timeoutMs: number): Promise<RunOutcome> {
     const now = Date.now();
     if (now >= deadline) return { kind: "timeout" };
     if (now >= yieldAt) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await yieldToEventLoop();
       yieldAt = Date.now() + YIELD_MS;
     }
   }
+}
+
+/** Node's setImmediate; a 0 ms timer in a browser worker (which has no setImmediate). */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise<void>((resolve) =>
+    typeof setImmediate === "function" ? setImmediate(resolve) : setTimeout(resolve, 0),
+  );
+}
+
+/** Bytes as latin1 text (one char per byte), without Node's Buffer so this also runs in a browser. */
+function latin1(b: Uint8Array): string {
+  let s = "";
+  for (const byte of b) s += String.fromCharCode(byte);
+  return s;
 }
 
 /** Host wall clock in ns. */
@@ -102,7 +116,7 @@ export async function runConfig(
   let phase: "prompt" | "begin" | "end" | "done" = "prompt";
   let before: IoCounters | undefined;
   m.onSerialOutput((b) => {
-    const text = Buffer.from(b).toString("latin1");
+    const text = latin1(b);
     output += text;
     pending += text;
     for (;;) {

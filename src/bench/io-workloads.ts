@@ -29,6 +29,20 @@ export function imageBytes(sizeMiB: number): number {
   return 2 * sizeMiB * MIB;
 }
 
+/** The disk image every configuration gets a copy of: xorshift32 bytes (not all zeros). */
+export function benchImage(sizeMiB: number): Uint8Array {
+  const img = new Uint8Array(imageBytes(sizeMiB));
+  const words = new Uint32Array(img.buffer);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    words[i] = x >>> 0;
+  }
+  return img;
+}
+
 /** Small random reads for a bench of `sizeMiB`: 8 per MiB, at least 16, at most 256. */
 export function randomReadCount(sizeMiB: number): number {
   return Math.max(16, Math.min(256, sizeMiB * 8));

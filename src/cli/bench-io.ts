@@ -18,8 +18,8 @@ import {
   type LinuxGuest,
   type WorkloadResult,
 } from "../bench/io-run.js";
-import { imageBytes, makeWorkload, WORKLOAD_NAMES, type WorkloadName } from "../bench/io-workloads.js";
-import { benchJson, DETERMINISM_NOTE, figures, formatChart, formatTable } from "../bench/io-report.js";
+import { benchImage, makeWorkload, WORKLOAD_NAMES, type WorkloadName } from "../bench/io-workloads.js";
+import { benchJson, formatReport } from "../bench/io-report.js";
 import { UsageError } from "./args.js";
 import { EXIT_INTERNAL, EXIT_OK } from "./exit-codes.js";
 
@@ -121,20 +121,6 @@ function loadGuest(a: BenchIoArgs): LinuxGuest {
   return { kernel: read("kernel", kernel), initrd: read("initrd", initrd) };
 }
 
-/** The disk image every configuration gets a copy of: xorshift32 bytes (not all zeros). */
-export function benchImage(sizeMiB: number): Uint8Array {
-  const img = new Uint8Array(imageBytes(sizeMiB));
-  const words = new Uint32Array(img.buffer);
-  let x = 0x9e3779b9;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x >>> 0;
-  }
-  return img;
-}
-
 export async function benchIo(argv: readonly string[]): Promise<number> {
   const a = parseBenchIoArgs(argv);
   if (a === "help") {
@@ -161,22 +147,8 @@ export async function benchIo(argv: readonly string[]): Promise<number> {
       return EXIT_INTERNAL;
     }
   }
-  const rows = runs.flatMap((r) => r.results.map((w) => figures(r.config.name, w)));
   const host = `${cpus()[0]?.model ?? "unknown CPU"} x${cpus().length}, Node ${process.version}`;
-  const out = [
-    `trapdoor bench io: ${a.sizeMiB} MiB per sequential workload; Linux guest, 64 MiB RAM, deterministic clock; host: ${host}`,
-    "",
-    formatTable(rows),
-    "",
-    ...a.workloads.map((w) => formatChart(rows, w) + "\n"),
-    "Configurations:",
-    ...runs.map((r) => `  ${r.config.name}: ${r.config.description}`),
-    "Workloads:",
-    ...(runs[0]?.results.map((w) => `  ${w.workload.name}: ${w.workload.command.slice(0, 110)}`) ?? []),
-    "",
-    DETERMINISM_NOTE,
-  ];
-  process.stdout.write(out.join("\n") + "\n");
+  process.stdout.write(formatReport(runs, { sizeMiB: a.sizeMiB, host }, a.workloads) + "\n");
   if (a.json !== undefined) {
     writeFileSync(a.json, JSON.stringify(benchJson(runs, { sizeMiB: a.sizeMiB, host }), null, 2) + "\n");
   }
