@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# Our guest images are rebuilt and compared byte for byte (gcc -m32 -ffreestanding, ld, objcopy).
+command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+{ command -v ld && command -v objcopy; } >/dev/null 2>&1 || missing+=(binutils)
 { command -v mke2fs || [ -x /usr/sbin/mke2fs ] || [ -x /sbin/mke2fs ]; } >/dev/null 2>&1 || missing+=(e2fsprogs)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages for the tests: ${missing[*]}..."
